@@ -1,0 +1,110 @@
+"""Read models as plain values, and their JSON shapes on the HTTP API.
+
+`OrderView` is one row of `order_views`; `CustomerSummary` one row of `customer_summaries`.
+The JSON shapes are the seed's: timestamps as `YYYY-MM-DDTHH:MM:SS.ffffffZ`, amounts as
+JSON numbers (Decimal inside, never float).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+
+class OrderStatus(enum.StrEnum):
+    CREATED = "CREATED"
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+
+
+class OrderView(msgspec.Struct, frozen=True, kw_only=True):
+    order_id: UUID
+    customer_id: UUID
+    order_number: str
+    status: OrderStatus
+    total_amount: Decimal
+    currency: str
+    items: list[dict[str, Any]]
+    shipping_address: dict[str, Any] | None = None
+    tracking_number: str | None = None
+    carrier: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    # Ids of the events applied to this order: what makes a redelivered or re-published
+    # event a no-op. An order sees a handful of events, so the list stays short.
+    event_ids: tuple[UUID, ...] = ()
+
+
+class CustomerSummary(msgspec.Struct, frozen=True, kw_only=True):
+    customer_id: UUID
+    order_count: int
+    orders_by_status: dict[str, int]
+    # Amount spent per currency: every order except cancelled ones.
+    spent_by_currency: dict[str, Decimal]
+    first_order_at: datetime
+    last_order_at: datetime
+
+
+def format_time(value: datetime) -> str:
+    """The seed's wire format for times: always UTC, always microseconds, a trailing Z."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def order_to_json(view: OrderView) -> dict[str, Any]:
+    """The seed's order response body (the fields of fixtures/sample.expected.json)."""
+    return {
+        "order_id": str(view.order_id),
+        "customer_id": str(view.customer_id),
+        "order_number": view.order_number,
+        "status": str(view.status),
+        "total_amount": view.total_amount,
+        "currency": view.currency,
+        "items": view.items,
+        "tracking_number": view.tracking_number,
+        "carrier": view.carrier,
+        "created_at": format_time(view.created_at),
+        "updated_at": format_time(view.updated_at),
+        "version": view.version,
+    }
+
+
+def summary_to_json(summary: CustomerSummary) -> dict[str, Any]:
+    return {
+        "customer_id": str(summary.customer_id),
+        "order_count": summary.order_count,
+        "orders_by_status": {
+            s.value: summary.orders_by_status.get(s.value, 0) for s in OrderStatus
+        },
+        "spent_by_currency": dict(sorted(summary.spent_by_currency.items())),
+        "first_order_at": format_time(summary.first_order_at),
+        "last_order_at": format_time(summary.last_order_at),
+    }
+
+
+json_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+def summarize_customer(orders: list[OrderView]) -> CustomerSummary:
+    """The per-customer summary as a pure function of the customer's orders (at least one)."""
+    by_status: dict[str, int] = {}
+    spent: dict[str, Decimal] = {}
+    for order in orders:
+        by_status[order.status.value] = by_status.get(order.status.value, 0) + 1
+        if order.status is not OrderStatus.CANCELLED:
+            spent[order.currency] = spent.get(order.currency, Decimal("0")) + order.total_amount
+    return CustomerSummary(
+        customer_id=orders[0].customer_id,
+        order_count=len(orders),
+        orders_by_status=by_status,
+        spent_by_currency=spent,
+        first_order_at=min(o.created_at for o in orders),
+        last_order_at=max(o.created_at for o in orders),
+    )
