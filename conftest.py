@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,3 +27,65 @@ def sample_expected() -> dict[str, Any]:
     """The read model the sample events must produce, by order id."""
     expected: dict[str, Any] = json.loads((FIXTURES / "sample.expected.json").read_text())
     return expected
+
+
+# --- the local stack (hack/stack) for integration and e2e tests ---------------------------
+
+STACK = REPO / "hack" / "stack" / "stack.sh"
+
+
+def stack(*args: str) -> str:
+    """Run hack/stack/stack.sh; tests use it to start, stop and restart servers."""
+    done = subprocess.run(["bash", str(STACK), *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"stack.sh {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def stack_env() -> dict[str, str]:
+    """Bring the local stack up (idempotent); return DATABASE_URL, REDIS_URL, KAFKA_BROKERS."""
+    stack("up")
+    env: dict[str, str] = {}
+    for line in stack("env").splitlines():
+        if line.startswith("export "):
+            name, _, value = line[len("export ") :].partition("=")
+            env[name] = value.strip("'\"")
+    return env
+
+
+def migrate(database_url: str) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alembic",
+            "-c",
+            str(REPO / "migrations" / "alembic.ini"),
+            "upgrade",
+            "head",
+        ],
+        env={**os.environ, "DATABASE_URL": database_url},
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url(stack_env: dict[str, str]) -> Iterator[str]:
+    """A fresh, migrated database for this test session, dropped afterwards."""
+    admin = stack_env["DATABASE_URL"]
+    name = f"readside_test_{uuid.uuid4().hex[:8]}"
+    base, _, _ = admin.rpartition("/")
+    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
+    url = f"{base}/{name}"
+    migrate(url)
+    yield url
+    subprocess.run(
+        ["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False
+    )
+
+
+@pytest.fixture(scope="session")
+def redis_url(stack_env: dict[str, str]) -> str:
+    return stack_env["REDIS_URL"]
