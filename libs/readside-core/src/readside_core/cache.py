@@ -49,6 +49,9 @@ class Invalidation(msgspec.Struct, frozen=True):
 
     orders: list[str]
     scopes: list[str]
+    # True when the projection could not keep track of everything it changed (Redis was away
+    # too long): pods must drop their whole in-process cache.
+    flush: bool = False
 
 
 invalidation_encoder = msgspec.json.Encoder()

@@ -49,3 +49,8 @@ def env_float(
     if value < minimum:
         raise SettingsError(f"{name}={value} is below the minimum of {minimum}")
     return value
+
+
+def env_optional(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """A setting that may be absent: None when unset or empty."""
+    return (os.environ if env is None else env).get(name) or None

@@ -1,0 +1,1 @@
+"""Readside projection service: order events from Kafka, folded into PostgreSQL read models."""

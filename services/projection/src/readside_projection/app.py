@@ -1,0 +1,116 @@
+"""Composition root of the projection process: build everything, run, shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from sqlalchemy import text
+
+from readside_core.db import create_engine
+from readside_core.telemetry import setup_tracing
+from readside_projection.cache_sync import CacheSync
+from readside_projection.consumer import Projection
+from readside_projection.ops import Health, serve_ops
+from readside_projection.settings import ProjectionSettings
+
+log = logging.getLogger(__name__)
+HEALTH_CHECK_SECONDS = 5.0
+
+
+async def _start_with_retry(
+    name: str,
+    client: AIOKafkaConsumer | AIOKafkaProducer,
+    health: Health,
+    stop: asyncio.Event,
+    cap: float,
+) -> bool:
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            await client.start()
+            return True
+        except KafkaError as exc:
+            health.kafka = f"{name} cannot connect: {exc}"
+            log.warning("Kafka %s cannot start, retrying in %.1fs: %s", name, delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, cap)
+    return False
+
+
+async def _check_health(projection: Projection) -> None:
+    """Keep readiness current even while no events flow."""
+    while True:
+        try:
+            async with projection.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            projection.health.database = None
+        except Exception as exc:  # any failure to answer means not ready; say why
+            projection.health.database = str(exc).splitlines()[0]
+        try:
+            await asyncio.wait_for(projection.consumer.topics(), timeout=HEALTH_CHECK_SECONDS)
+            projection.health.kafka = None
+        except (KafkaError, TimeoutError) as exc:
+            projection.health.kafka = f"metadata request failed: {exc!r}"
+        await asyncio.sleep(HEALTH_CHECK_SECONDS)
+
+
+async def run(settings: ProjectionSettings) -> None:
+    engine = create_engine(settings.database_url, pool_size=2)
+    setup_tracing(
+        "readside-projection", sqlalchemy_engine=engine, redis=settings.redis_url is not None
+    )
+    health = Health()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_brokers,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=max(settings.session_timeout_ms // 4, 500),
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=32 * 1024 * 1024,
+        isolation_level="read_committed",
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_brokers, acks="all", enable_idempotence=True
+    )
+    cache = (
+        CacheSync(settings.redis_url, settings.cache_ttl_seconds) if settings.redis_url else None
+    )
+    projection = Projection(settings, engine, consumer, producer, cache, health)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, projection.stop.set)
+    ops = await serve_ops(settings.ops_port, health) if settings.ops_port else None
+    checker: asyncio.Task[None] | None = None
+    try:
+        if not await _start_with_retry(
+            "producer", producer, health, projection.stop, settings.retry_max_seconds
+        ):
+            return
+        if not await _start_with_retry(
+            "consumer", consumer, health, projection.stop, settings.retry_max_seconds
+        ):
+            return
+        consumer.subscribe([settings.topic], listener=projection.listener())
+        checker = asyncio.create_task(_check_health(projection))
+        log.info("consuming %s as %s", settings.topic, settings.consumer_group)
+        await projection.run()
+    finally:
+        if checker is not None:
+            checker.cancel()
+        log.info("shutting down: leaving the consumer group")
+        with contextlib.suppress(KafkaError):
+            await consumer.stop()
+        with contextlib.suppress(KafkaError):
+            await producer.stop()
+        if cache is not None:
+            await cache.close()
+        if ops is not None:
+            ops.close()
+        await engine.dispose()

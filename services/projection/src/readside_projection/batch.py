@@ -1,0 +1,129 @@
+"""Pure batch logic: decode a batch of Kafka records, fold it, and say what to write.
+
+No I/O here. The consumer loop loads the current views, calls `plan_batch`, writes the plan in
+one transaction, then acts on its dead letters, counts and cache scopes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from readside_core.cache import customer_scope, status_scope
+from readside_core.events import InvalidEvent, OrderCreated, OrderEvent, UnknownEvent, decode_event
+from readside_core.fold import FoldOutcome, fold_order_event
+from readside_core.views import OrderView
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What the projection needs of one Kafka record."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    record: Record
+    error: str
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    events: list[tuple[Record, OrderEvent]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    unknown: list[UnknownEvent] = field(default_factory=list)
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+
+    @property
+    def order_ids(self) -> set[UUID]:
+        return {event.order_id for _, event in self.events}
+
+    @property
+    def new_order_numbers(self) -> set[str]:
+        return {
+            e.payload.order_number for _, e in self.events if isinstance(e.payload, OrderCreated)
+        }
+
+
+def decode_batch(records: Iterable[Record]) -> DecodedBatch:
+    """Decode every record; bad ones become dead letters, unknown types are set aside."""
+    batch = DecodedBatch()
+    for record in records:
+        tp = (record.topic, record.partition)
+        batch.next_offsets[tp] = max(batch.next_offsets.get(tp, 0), record.offset + 1)
+        if record.value is None:
+            batch.dead_letters.append(DeadLetter(record, "empty message value (tombstone)"))
+            continue
+        try:
+            decoded = decode_event(record.value)
+        except InvalidEvent as exc:
+            batch.dead_letters.append(DeadLetter(record, exc.reason))
+            continue
+        if isinstance(decoded, UnknownEvent):
+            batch.unknown.append(decoded)
+        else:
+            batch.events.append((record, decoded))
+    return batch
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    """The result of folding one batch: what to write, dead-letter, count and invalidate."""
+
+    changed: dict[UUID, OrderView] = field(default_factory=dict)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    scopes: set[str] = field(default_factory=set)
+    missing: list[OrderEvent] = field(default_factory=list)
+
+    @property
+    def customers(self) -> set[UUID]:
+        return {view.customer_id for view in self.changed.values()}
+
+
+def plan_batch(
+    batch: DecodedBatch,
+    current: Mapping[UUID, OrderView],
+    number_owners: Mapping[str, UUID],
+) -> BatchPlan:
+    """Fold the batch over the current views.
+
+    `number_owners` maps order numbers already stored to their order: an OrderCreated whose
+    number belongs to another order cannot be stored (order_number is UNIQUE), so it is
+    dead-lettered with a reason instead of failing the whole transaction.
+    """
+    plan = BatchPlan(dead_letters=list(batch.dead_letters))
+    plan.outcomes["skipped_unknown"] = len(batch.unknown)
+    owners = dict(number_owners)
+    for record, event in batch.events:
+        view = plan.changed.get(event.order_id) or current.get(event.order_id)
+        payload = event.payload
+        if isinstance(payload, OrderCreated) and view is None:
+            owner = owners.get(payload.order_number)
+            if owner is not None and owner != event.order_id:
+                reason = f"order_number {payload.order_number} already belongs to order {owner}"
+                plan.dead_letters.append(DeadLetter(record, reason))
+                continue
+            owners[payload.order_number] = event.order_id
+        result = fold_order_event(view, event)
+        plan.outcomes[result.outcome.value] += 1
+        if result.outcome is FoldOutcome.MISSING_ORDER:
+            plan.missing.append(event)
+        if result.outcome is FoldOutcome.APPLIED and result.view is not None:
+            if view is not None:
+                plan.scopes.add(status_scope(view.status))
+            plan.scopes.add(status_scope(result.view.status))
+            plan.scopes.add(customer_scope(result.view.customer_id))
+            plan.changed[event.order_id] = result.view
+    plan.outcomes["dead_lettered"] = len(plan.dead_letters)
+    return plan

@@ -1,0 +1,82 @@
+"""After each commit: bring the query service's cache up to date (readside_core.cache protocol).
+
+Changed orders are written through with SET_IF_NEWER, touched scopes get new generations, and
+an Invalidation goes out on the pub/sub channel for the in-process caches. If Redis is away
+the work is kept and retried after the next commit; past `max_pending` orders the oldest are
+dropped (their Redis entries then expire by TTL) and the next message asks pods to flush.
+"""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from readside_core.cache import (
+    BUMP_GENERATIONS,
+    INVALIDATION_CHANNEL,
+    SET_IF_NEWER,
+    Invalidation,
+    generation_key,
+    invalidation_encoder,
+    order_key,
+)
+from readside_core.views import OrderView, json_encoder, order_to_json
+from readside_projection.metrics import CACHE_ERRORS
+
+log = logging.getLogger(__name__)
+
+
+class CacheSync:
+    def __init__(self, redis_url: str, ttl_seconds: int, max_pending: int = 100_000) -> None:
+        self._redis = aioredis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self._set_if_newer = self._redis.register_script(SET_IF_NEWER)
+        self._bump = self._redis.register_script(BUMP_GENERATIONS)
+        self._ttl = ttl_seconds
+        self._max_pending = max_pending
+        self._orders: dict[UUID, OrderView] = {}
+        self._scopes: set[str] = set()
+        self._flush = False
+
+    async def publish(self, changed: dict[UUID, OrderView], scopes: set[str]) -> None:
+        """Send these changes (and any left over from a failed attempt) to Redis."""
+        self._orders.update(changed)
+        self._scopes |= scopes
+        if len(self._orders) > self._max_pending:
+            for order_id in list(self._orders)[: len(self._orders) - self._max_pending]:
+                del self._orders[order_id]
+            self._flush = True
+        if not self._orders and not self._scopes and not self._flush:
+            return
+        try:
+            await self._send()
+        except (RedisError, OSError) as exc:
+            CACHE_ERRORS.inc()
+            log.warning("cache update failed, kept %d orders for retry: %s", len(self._orders), exc)
+            return
+        self._orders.clear()
+        self._scopes.clear()
+        self._flush = False
+
+    async def _send(self) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for order_id, view in self._orders.items():
+                body = json_encoder.encode(order_to_json(view))
+                await self._set_if_newer(
+                    keys=[order_key(order_id)], args=[view.version, body, self._ttl], client=pipe
+                )
+            if self._scopes:
+                keys = [generation_key(scope) for scope in sorted(self._scopes)]
+                await self._bump(keys=keys, args=[self._ttl], client=pipe)
+            message = Invalidation(
+                orders=[str(order_id) for order_id in self._orders],
+                scopes=sorted(self._scopes),
+                flush=self._flush,
+            )
+            pipe.publish(INVALIDATION_CHANNEL, invalidation_encoder.encode(message))
+            await pipe.execute()
+
+    async def close(self) -> None:
+        await self._redis.aclose()

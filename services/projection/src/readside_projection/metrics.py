@@ -1,0 +1,32 @@
+"""Prometheus metrics of the projection service."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS = Counter(
+    "readside_projection_events",
+    "Events seen, by outcome: applied, duplicate, skipped_unknown, missing_order, "
+    "already_created, dead_lettered",
+    ["outcome"],
+)
+BATCH_SIZE = Histogram(
+    "readside_projection_batch_size",
+    "Records per batch",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+)
+BATCH_SECONDS = Histogram(
+    "readside_projection_batch_seconds",
+    "Time to fold and commit one batch",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+LAG = Gauge("readside_projection_lag", "Records behind the partition's end", ["topic", "partition"])
+STORED_OFFSET = Gauge(
+    "readside_projection_stored_offset",
+    "Next offset stored in PostgreSQL with the read model",
+    ["topic", "partition"],
+)
+RETRIES = Counter("readside_projection_retries", "Batches retried, by reason", ["reason"])
+CACHE_ERRORS = Counter(
+    "readside_projection_cache_errors", "Cache updates that failed and were kept for a retry"
+)

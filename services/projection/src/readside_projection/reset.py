@@ -1,0 +1,174 @@
+"""`readside-projection reset`: empty the read models and rewind the stored offsets.
+
+One PostgreSQL transaction empties order_views and customer_summaries and stores the new
+offsets; then Kafka's committed offsets are set to the same figures and the query caches are
+flushed. It refuses while the consumer group has active members (scale the projection to 0
+first): a live consumer would keep writing on top of the reset.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import OffsetAndMetadata
+from sqlalchemy import delete, insert, text
+
+from readside_core.cache import INVALIDATION_CHANNEL, Invalidation, invalidation_encoder
+from readside_core.db import create_engine
+from readside_core.schema import consumer_offsets
+from readside_projection.settings import ProjectionSettings
+
+log = logging.getLogger(__name__)
+
+
+class ResetError(RuntimeError):
+    """The reset cannot run as asked; the message says what to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResetTarget:
+    """Exactly one of: earliest, a timestamp, or explicit offsets per partition."""
+
+    earliest: bool = False
+    timestamp: datetime | None = None
+    offsets: dict[int, int] | None = None
+
+
+def parse_offsets(text_value: str) -> dict[int, int]:
+    """`0:120,1:98` -> {0: 120, 1: 98}."""
+    offsets: dict[int, int] = {}
+    for item in filter(None, (part.strip() for part in text_value.split(","))):
+        partition, sep, offset = item.partition(":")
+        if not sep or not partition.isdigit() or not offset.isdigit():
+            raise ResetError(f"offset {item!r} is not PARTITION:OFFSET (for example 0:120,1:98)")
+        offsets[int(partition)] = int(offset)
+    if not offsets:
+        raise ResetError("no offsets given: use PARTITION:OFFSET[,PARTITION:OFFSET...]")
+    return offsets
+
+
+async def _active_members(admin: AIOKafkaAdminClient, group: str) -> int:
+    described = await admin.describe_consumer_groups([group])
+    members = 0
+    for response in described:
+        for entry in response.groups:
+            members += len(entry[5])  # (error, group, state, protocol_type, protocol, members)
+    return members
+
+
+async def plan_offsets(
+    consumer: AIOKafkaConsumer, topic: str, target: ResetTarget
+) -> dict[int, int]:
+    """The offset each partition of the topic restarts from."""
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        raise ResetError(f"topic {topic!r} does not exist on the brokers")
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    beginning = await consumer.beginning_offsets(tps)
+    end = await consumer.end_offsets(tps)
+    if target.timestamp is not None:
+        if target.timestamp > datetime.now(UTC):
+            raise ResetError(f"timestamp {target.timestamp.isoformat()} is in the future")
+        millis = int(target.timestamp.timestamp() * 1000)
+        found = await consumer.offsets_for_times({tp: millis for tp in tps})
+        return {tp.partition: (found[tp].offset if found[tp] else end[tp]) for tp in tps}
+    chosen = {tp.partition: beginning[tp] for tp in tps}
+    for partition, offset in (target.offsets or {}).items():
+        tp = TopicPartition(topic, partition)
+        if tp not in beginning:
+            raise ResetError(
+                f"partition {partition} does not exist: {topic} has partitions {sorted(partitions)}"
+            )
+        if not beginning[tp] <= offset <= end[tp]:
+            raise ResetError(
+                f"offset {offset} of partition {partition} is outside [{beginning[tp]}, {end[tp]}]"
+            )
+        chosen[partition] = offset
+    return chosen
+
+
+async def reset(settings: ProjectionSettings, target: ResetTarget, dry_run: bool) -> dict[int, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_brokers)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_brokers,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+    )
+    await admin.start()
+    await consumer.start()
+    try:
+        await consumer.topics()
+        offsets = await plan_offsets(consumer, settings.topic, target)
+        if dry_run:
+            return offsets
+        members = await _active_members(admin, settings.consumer_group)
+        if members:
+            raise ResetError(
+                f"consumer group {settings.consumer_group} has {members} active member(s): "
+                "scale the projection to 0 (or stop it) and run the reset again"
+            )
+        await _reset_database(settings, offsets)
+        tps = {
+            TopicPartition(settings.topic, p): OffsetAndMetadata(o, "") for p, o in offsets.items()
+        }
+        consumer.assign(list(tps))
+        await consumer.commit(tps)
+    finally:
+        await consumer.stop()
+        await admin.close()
+    if settings.redis_url:
+        await _flush_cache(settings.redis_url)
+    return offsets
+
+
+async def _reset_database(settings: ProjectionSettings, offsets: dict[int, int]) -> None:
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("TRUNCATE order_views, customer_summaries"))
+            c = consumer_offsets.c
+            await conn.execute(
+                delete(consumer_offsets).where(
+                    c.consumer_group == settings.consumer_group, c.topic == settings.topic
+                )
+            )
+            await conn.execute(
+                insert(consumer_offsets),
+                [
+                    {
+                        "consumer_group": settings.consumer_group,
+                        "topic": settings.topic,
+                        "partition": partition,
+                        "next_offset": offset,
+                    }
+                    for partition, offset in offsets.items()
+                ],
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _flush_cache(redis_url: str) -> None:
+    """Drop every cached order, page and generation, and tell query pods to flush theirs."""
+    client = aioredis.from_url(redis_url, socket_timeout=5)
+    try:
+        for pattern in ("order:*", "page:*", "gen:*", "number:*"):
+            batch: list[bytes] = []
+            async for key in client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    await client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                await client.unlink(*batch)
+        message = Invalidation(orders=[], scopes=[], flush=True)
+        await client.publish(INVALIDATION_CHANNEL, invalidation_encoder.encode(message))
+    except (OSError, aioredis.RedisError) as exc:
+        log.warning("could not flush the query cache (entries expire by TTL): %s", exc)
+    finally:
+        await client.aclose()

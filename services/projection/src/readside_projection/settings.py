@@ -1,0 +1,54 @@
+"""The projection service's settings, from the environment (the seed's names and defaults)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from readside_core.settings import env_float, env_int, env_optional, env_str
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionSettings:
+    database_url: str
+    """DATABASE_URL: the read-model PostgreSQL database."""
+    kafka_brokers: str
+    """KAFKA_BROKERS: bootstrap servers, comma separated."""
+    topic: str
+    """KAFKA_TOPIC: the order events topic (default order-events)."""
+    consumer_group: str
+    """CONSUMER_GROUP: Kafka consumer group, also the key of the stored offsets."""
+    redis_url: str | None
+    """REDIS_URL: where the query service caches; unset means no cache updates."""
+    cache_ttl_seconds: int
+    """CACHE_TTL_SECONDS: TTL of the cache entries the projection writes (300)."""
+    ops_port: int
+    """OPS_PORT: the /livez, /readyz and /metrics port (9091); 0 turns it off."""
+    batch_max_records: int
+    """BATCH_MAX_RECORDS: the most records folded in one transaction (5000)."""
+    batch_timeout_ms: int
+    """BATCH_TIMEOUT_MS: how long getmany waits for records (100)."""
+    session_timeout_ms: int
+    """KAFKA_SESSION_TIMEOUT_MS: consumer group session timeout (10000)."""
+    retry_max_seconds: float
+    """RETRY_MAX_SECONDS: cap of the backoff while PostgreSQL or Kafka is away (5)."""
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.topic}.dlq"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ProjectionSettings:
+        return cls(
+            database_url=env_str("DATABASE_URL", env=env),
+            kafka_brokers=env_str("KAFKA_BROKERS", "localhost:9092", env=env),
+            topic=env_str("KAFKA_TOPIC", "order-events", env=env),
+            consumer_group=env_str("CONSUMER_GROUP", "projection-service", env=env),
+            redis_url=env_optional("REDIS_URL", env=env),
+            cache_ttl_seconds=env_int("CACHE_TTL_SECONDS", 300, minimum=1, env=env),
+            ops_port=env_int("OPS_PORT", 9091, minimum=0, env=env),
+            batch_max_records=env_int("BATCH_MAX_RECORDS", 5000, minimum=1, env=env),
+            batch_timeout_ms=env_int("BATCH_TIMEOUT_MS", 100, minimum=0, env=env),
+            session_timeout_ms=env_int("KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=1000, env=env),
+            retry_max_seconds=env_float("RETRY_MAX_SECONDS", 5.0, minimum=0.1, env=env),
+        )
