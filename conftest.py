@@ -89,3 +89,9 @@ def database_url(stack_env: dict[str, str]) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url(stack_env: dict[str, str]) -> str:
     return stack_env["REDIS_URL"]
+
+
+@pytest.fixture(scope="session")
+def stack_ctl(stack_env: dict[str, str]) -> Any:
+    """`stack_ctl("stop", "redis")`, `stack_ctl("restart", "kafka")`... on the local stack."""
+    return stack

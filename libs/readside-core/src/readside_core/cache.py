@@ -1,9 +1,9 @@
 """The cache protocol shared by the query service (reads, fills) and the projection (updates).
 
 Redis layout (every entry expires after CACHE_TTL_SECONDS):
-- `order:{uuid}`: the order's JSON response body (the seed's key). Written only through
-  `SET_IF_NEWER`, which compares the `version` field, so a slow reader can never overwrite a
-  newer value: the projection writes the new body after each commit (write-through), the
+- `order:{uuid}`: the order's JSON response body (the seed's key, `version` its last field).
+  Written only through `SET_IF_NEWER`, which compares `version`, so a slow reader can never
+  overwrite a newer value: the projection writes the new body after each commit (write-through), the
   query service fills on a miss.
 - list pages and summaries belong to a *scope* (`customer:{uuid}`, `status:{STATUS}`).
   Each scope has a generation counter `gen:{scope}`; a page is stored under
@@ -57,17 +57,22 @@ class Invalidation(msgspec.Struct, frozen=True):
 invalidation_encoder = msgspec.json.Encoder()
 invalidation_decoder = msgspec.json.Decoder(Invalidation)
 
-# KEYS[1] = order key; ARGV = version, body, ttl seconds. Returns 1 when written.
+# KEYS = order keys; ARGV = ttl seconds, then a version and a body per key.
+# Writes each body unless the cached one has the same or a newer `version` (the last field of
+# the body, read without decoding the JSON). Returns how many were written.
 SET_IF_NEWER: Final = """
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, decoded = pcall(cjson.decode, current)
-  if ok and tonumber(decoded['version']) and tonumber(decoded['version']) >= tonumber(ARGV[1]) then
-    return 0
+local ttl = ARGV[1]
+local written = 0
+for i, key in ipairs(KEYS) do
+  local version = tonumber(ARGV[2 * i])
+  local current = redis.call('GET', key)
+  local cached = current and tonumber(string.match(current, '"version":(%d+)}$'))
+  if not cached or cached < version then
+    redis.call('SET', key, ARGV[2 * i + 1], 'EX', ttl)
+    written = written + 1
   end
 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-return 1
+return written
 """
 
 # KEYS[1] = generation key; ARGV = scope, query, ttl seconds. Returns {generation, page or false}.

@@ -26,14 +26,18 @@ class OrderFilters:
     max_total: Decimal | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
+        # Built only for the bounds that are set: SQLAlchemy refuses `column >= None`.
         c = order_views.c
-        bounds: list[tuple[Any, ColumnElement[bool]]] = [
-            (self.created_from, c.created_at >= self.created_from),
-            (self.created_to, c.created_at <= self.created_to),
-            (self.min_total, c.total_amount >= self.min_total),
-            (self.max_total, c.total_amount <= self.max_total),
-        ]
-        return [condition for value, condition in bounds if value is not None]
+        conditions: list[ColumnElement[bool]] = []
+        if self.created_from is not None:
+            conditions.append(c.created_at >= self.created_from)
+        if self.created_to is not None:
+            conditions.append(c.created_at <= self.created_to)
+        if self.min_total is not None:
+            conditions.append(c.total_amount >= self.min_total)
+        if self.max_total is not None:
+            conditions.append(c.total_amount <= self.max_total)
+        return conditions
 
 
 NO_FILTERS = OrderFilters()
@@ -55,6 +59,17 @@ def view_from_row(row: RowMapping) -> OrderView:
         updated_at=row["updated_at"],
         version=row["version"],
         event_ids=tuple(row["event_ids"]),
+    )
+
+
+def summary_from_row(row: RowMapping) -> CustomerSummary:
+    return CustomerSummary(
+        customer_id=row["customer_id"],
+        order_count=row["order_count"],
+        orders_by_status=row["orders_by_status"],
+        spent_by_currency={k: Decimal(v) for k, v in row["spent_by_currency"].items()},
+        first_order_at=row["first_order_at"],
+        last_order_at=row["last_order_at"],
     )
 
 
@@ -105,16 +120,7 @@ class OrderViewRepository:
         query = select(customer_summaries).where(customer_summaries.c.customer_id == customer_id)
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).mappings().first()
-        if row is None:
-            return None
-        return CustomerSummary(
-            customer_id=row["customer_id"],
-            order_count=row["order_count"],
-            orders_by_status=row["orders_by_status"],
-            spent_by_currency={k: Decimal(v) for k, v in row["spent_by_currency"].items()},
-            first_order_at=row["first_order_at"],
-            last_order_at=row["last_order_at"],
-        )
+        return None if row is None else summary_from_row(row)
 
 
 def _page(

@@ -81,6 +81,7 @@ class BatchPlan:
     """The result of folding one batch: what to write, dead-letter, count and invalidate."""
 
     changed: dict[UUID, OrderView] = field(default_factory=dict)
+    created: set[UUID] = field(default_factory=set)  # not in the database before this batch
     dead_letters: list[DeadLetter] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     scopes: set[str] = field(default_factory=set)
@@ -122,6 +123,8 @@ def plan_batch(
         if result.outcome is FoldOutcome.APPLIED and result.view is not None:
             if view is not None:
                 plan.scopes.add(status_scope(view.status))
+            elif event.order_id not in current:
+                plan.created.add(event.order_id)
             plan.scopes.add(status_scope(result.view.status))
             plan.scopes.add(customer_scope(result.view.customer_id))
             plan.changed[event.order_id] = result.view

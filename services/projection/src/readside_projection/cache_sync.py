@@ -62,11 +62,12 @@ class CacheSync:
 
     async def _send(self) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
-            for order_id, view in self._orders.items():
-                body = json_encoder.encode(order_to_json(view))
-                await self._set_if_newer(
-                    keys=[order_key(order_id)], args=[view.version, body, self._ttl], client=pipe
-                )
+            if self._orders:
+                args: list[object] = [self._ttl]
+                for view in self._orders.values():
+                    args += [view.version, json_encoder.encode(order_to_json(view))]
+                keys = [order_key(order_id) for order_id in self._orders]
+                await self._set_if_newer(keys=keys, args=args, client=pipe)
             if self._scopes:
                 keys = [generation_key(scope) for scope in sorted(self._scopes)]
                 await self._bump(keys=keys, args=[self._ttl], client=pipe)

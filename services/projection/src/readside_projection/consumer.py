@@ -204,7 +204,7 @@ class Projection:
             # Dead letters go out before the commit: a crash in between sends them again
             # (at least once in the DLQ), never loses them.
             await self._dead_letter(plan.dead_letters)
-            await write_views(conn, plan.changed)
+            await write_views(conn, plan.changed, plan.created)
             await store_offsets(conn, self.settings.consumer_group, decoded.next_offsets, expected)
         return plan
 

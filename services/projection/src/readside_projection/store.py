@@ -50,7 +50,7 @@ async def load_state(
     return views, owners
 
 
-_UPSERT_ORDERS = text(
+_INSERT_ORDERS = text(
     """
     INSERT INTO order_views (order_id, customer_id, order_number, status, total_amount, currency,
                              items, shipping_address, tracking_number, carrier, created_at,
@@ -68,14 +68,21 @@ _UPSERT_ORDERS = text(
          AS o(order_id, customer_id, order_number, status, total_amount, currency, items,
               shipping_address, tracking_number, carrier, created_at, updated_at, version,
               event_ids)
-    ON CONFLICT (order_id) DO UPDATE SET
-        status = EXCLUDED.status,
-        tracking_number = EXCLUDED.tracking_number,
-        carrier = EXCLUDED.carrier,
-        shipping_address = EXCLUDED.shipping_address,
-        updated_at = EXCLUDED.updated_at,
-        version = EXCLUDED.version,
-        event_ids = EXCLUDED.event_ids
+    """
+)
+
+# Events only ever change these columns: an update leaves items (and its GIN index) alone.
+_UPDATE_ORDERS = text(
+    """
+    UPDATE order_views o SET status = u.status, tracking_number = u.tracking_number,
+           carrier = u.carrier, updated_at = u.updated_at, version = u.version,
+           event_ids = u.event_ids::uuid[]
+    FROM unnest(CAST(:order_id AS uuid[]), CAST(:status AS text[]),
+                CAST(:tracking_number AS text[]), CAST(:carrier AS text[]),
+                CAST(:updated_at AS timestamptz[]), CAST(:version AS bigint[]),
+                CAST(:event_ids AS text[]))
+         AS u(order_id, status, tracking_number, carrier, updated_at, version, event_ids)
+    WHERE o.order_id = u.order_id
     """
 )
 
@@ -113,34 +120,43 @@ _REFRESH_SUMMARIES = text(
 )
 
 
-def _columns(views: Iterable[OrderView]) -> dict[str, list[object]]:
-    cols: dict[str, list[object]] = {name: [] for name in _UPSERT_ORDERS.compile().params}
+def _columns(views: Iterable[OrderView], full: bool) -> dict[str, list[object]]:
+    statement = _INSERT_ORDERS if full else _UPDATE_ORDERS
+    cols: dict[str, list[object]] = {name: [] for name in statement.compile().params}
     for v in views:
         cols["order_id"].append(v.order_id)
-        cols["customer_id"].append(v.customer_id)
-        cols["order_number"].append(v.order_number)
         cols["status"].append(v.status.value)
-        cols["total_amount"].append(v.total_amount)
-        cols["currency"].append(v.currency)
-        cols["items"].append(json_encoder.encode(v.items).decode())
-        address = v.shipping_address
-        cols["shipping_address"].append(
-            None if address is None else json_encoder.encode(address).decode()
-        )
         cols["tracking_number"].append(v.tracking_number)
         cols["carrier"].append(v.carrier)
-        cols["created_at"].append(v.created_at)
         cols["updated_at"].append(v.updated_at)
         cols["version"].append(v.version)
         cols["event_ids"].append("{" + ",".join(str(e) for e in v.event_ids) + "}")
+        if full:
+            cols["customer_id"].append(v.customer_id)
+            cols["order_number"].append(v.order_number)
+            cols["total_amount"].append(v.total_amount)
+            cols["currency"].append(v.currency)
+            cols["items"].append(json_encoder.encode(v.items).decode())
+            address = v.shipping_address
+            cols["shipping_address"].append(
+                None if address is None else json_encoder.encode(address).decode()
+            )
+            cols["created_at"].append(v.created_at)
     return cols
 
 
-async def write_views(conn: AsyncConnection, views: Mapping[UUID, OrderView]) -> None:
-    """Upsert the changed views and refresh the summaries of their customers."""
+async def write_views(
+    conn: AsyncConnection, views: Mapping[UUID, OrderView], created: set[UUID]
+) -> None:
+    """Insert the orders created in this batch, update the others, refresh their summaries."""
     if not views:
         return
-    await conn.execute(_UPSERT_ORDERS, _columns(views.values()))
+    new = [v for order_id, v in views.items() if order_id in created]
+    updated = [v for order_id, v in views.items() if order_id not in created]
+    if new:
+        await conn.execute(_INSERT_ORDERS, _columns(new, full=True))
+    if updated:
+        await conn.execute(_UPDATE_ORDERS, _columns(updated, full=False))
     customers = list({v.customer_id for v in views.values()})
     await conn.execute(_REFRESH_SUMMARIES, {"customers": customers})
 

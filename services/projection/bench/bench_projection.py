@@ -1,0 +1,263 @@
+"""`make bench-projection`: throughput, end-to-end latency and a COPY ceiling, in one run.
+
+1. Publish N generated events (default 200,000) to a fresh topic, then time one projection
+   process, and then two in one group, each into a fresh database, until caught up.
+2. Publish at a steady rate (default 2,000 events/s) with the projection and the query
+   service running, and time publish -> visible in the query API for sampled events.
+3. COPY the final rows into an empty copy of order_views (same indexes): the ceiling.
+Figures are printed; nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import asyncpg
+import msgspec
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+
+from conftest import migrate, stack  # noqa: E402
+from readside_projection.events_tool import publish  # noqa: E402
+from readside_projection.generator import generate  # noqa: E402
+
+
+def stack_env() -> dict[str, str]:
+    stack("up")
+    env = {}
+    for line in stack("env").splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        env[name] = value.strip("'\"")
+    return env
+
+
+def fresh_database(admin: str) -> str:
+    name = f"readside_bench_{uuid.uuid4().hex[:8]}"
+    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
+    url = f"{admin.rpartition('/')[0]}/{name}"
+    migrate(url)
+    return url
+
+
+def plain(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def stored_total(url: str, group: str) -> int:
+    conn = await asyncpg.connect(plain(url))
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets"
+                " WHERE consumer_group = $1",
+                group,
+            )
+            or 0
+        )
+    finally:
+        await conn.close()
+
+
+def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        cmd, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+
+
+async def throughput(
+    env: dict[str, str], topic: str, total: int, processes: int, logs: Path
+) -> tuple[float, float]:
+    """Events/s for `processes` projection processes draining `total` events from `topic`."""
+    url = fresh_database(env["DATABASE_URL"])
+    group = f"bench-{uuid.uuid4().hex[:6]}"
+    penv = {
+        **env,
+        "DATABASE_URL": url,
+        "KAFKA_TOPIC": topic,
+        "CONSUMER_GROUP": group,
+        "OPS_PORT": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    began = time.perf_counter()
+    procs = [
+        start(
+            [sys.executable, "-m", "readside_projection.cli", "run"],
+            penv,
+            logs / f"projection-{processes}-{i}.log",
+        )
+        for i in range(processes)
+    ]
+    first = None
+    try:
+        while (done := await stored_total(url, group)) < total:
+            if first is None and done > 0:
+                first = (time.perf_counter(), done)
+            if any(p.poll() is not None for p in procs):
+                raise SystemExit(f"a projection process exited; see {logs}")
+            await asyncio.sleep(0.05)
+        ended = time.perf_counter()
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=30)
+    overall = total / (ended - began)
+    t0, n0 = first or (began, 0)
+    steady = (total - n0) / (ended - t0)
+    return overall, steady, url
+
+
+def get_json(url: str) -> dict[str, object] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return msgspec.json.decode(response.read())  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
+async def end_to_end(env: dict[str, str], rate: float, seconds: float, logs: Path) -> list[float]:
+    """Latency publish -> visible in the query API, for every 20th event at a steady rate."""
+    url = fresh_database(env["DATABASE_URL"])
+    topic = f"bench-e2e-{uuid.uuid4().hex[:6]}"
+    port = "18081"
+    penv = {
+        **env,
+        "DATABASE_URL": url,
+        "KAFKA_TOPIC": topic,
+        "OPS_PORT": "0",
+        "CONSUMER_GROUP": f"bench-e2e-{uuid.uuid4().hex[:6]}",
+        "LOG_LEVEL": "WARNING",
+        "BATCH_TIMEOUT_MS": "20",
+    }
+    projection = start(
+        [sys.executable, "-m", "readside_projection.cli", "run"], penv, logs / "projection-e2e.log"
+    )
+    query = start(
+        ["readside-query"], {**env, "DATABASE_URL": url, "PORT": port}, logs / "query-e2e.log"
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            if get_json(f"{base}/livez") is not None:
+                break
+            await asyncio.sleep(0.1)
+        messages = list(generate(int(rate * seconds / 2.6) + 1, seed=11))[: int(rate * seconds)]
+        versions: Counter[bytes] = Counter()
+        probes: list[tuple[str, int, int]] = []
+        for n, (key, _) in enumerate(messages):
+            versions[key] += 1
+            if n % 20 == 0:
+                probes.append((key.decode(), versions[key], n))
+        latencies: list[float] = []
+        sent_at: dict[int, float] = {}
+        published = {index: asyncio.Event() for _, _, index in probes}
+
+        async def watch(order_id: str, version: int, index: int) -> None:
+            await published[index].wait()
+            while True:
+                body = await asyncio.to_thread(get_json, f"{base}/api/v1/orders/{order_id}")
+                if body is not None and int(body.get("version", 0)) >= version:  # type: ignore[call-overload]
+                    latencies.append(time.perf_counter() - sent_at[index])
+                    return
+                await asyncio.sleep(0.005)
+
+        def stamped():  # type: ignore[no-untyped-def]
+            for n, message in enumerate(messages):
+                sent_at[n] = time.perf_counter()
+                if n in published:
+                    published[n].set()
+                yield message
+
+        watchers = [asyncio.create_task(watch(*p)) for p in probes]
+        await publish(stamped(), brokers=env["KAFKA_BROKERS"], topic=topic, rate=rate)
+        await asyncio.wait_for(asyncio.gather(*watchers), timeout=120)
+        return latencies
+    finally:
+        for p in (projection, query):
+            p.terminate()
+            p.wait(timeout=30)
+
+
+async def copy_ceiling(source_url: str) -> tuple[int, float]:
+    """Seconds to COPY the final order_views rows into an empty, indexed copy of the table."""
+    conn = await asyncpg.connect(plain(source_url))
+    try:
+        rows = await conn.fetch("SELECT * FROM order_views")
+        await conn.execute("CREATE TABLE copy_ceiling (LIKE order_views INCLUDING ALL)")
+        started = time.perf_counter()
+        await conn.copy_records_to_table("copy_ceiling", records=rows, columns=list(rows[0].keys()))
+        return len(rows), time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rate", type=float, default=2000.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    env = stack_env()
+    logs = ROOT / ".local" / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+
+    topic = f"bench-{uuid.uuid4().hex[:6]}"
+    orders = int(args.events / 2.6) + 1
+    messages = list(generate(orders, seed=5))[: args.events]
+    print(f"publishing {len(messages):,} events ({orders:,} orders) to {topic} ...", flush=True)
+    await publish(messages, brokers=env["KAFKA_BROKERS"], topic=topic)
+
+    results = {}
+    for processes in (1, 2):
+        results[processes] = await throughput(env, topic, len(messages), processes, logs)
+        print(
+            f"  {processes} process(es): {results[processes][0]:,.0f} events/s overall "
+            f"(incl. start-up), {results[processes][1]:,.0f} events/s after the first commit",
+            flush=True,
+        )
+
+    latencies = await end_to_end(env, args.rate, args.seconds, logs)
+    # The ceiling: COPY the rows the one-process run produced, against that run's time.
+    rows, copy_seconds = await copy_ceiling(results[1][2])
+    projection_seconds = len(messages) / results[1][1]
+
+    print("\n## Projection benchmark")
+    print(f"machine: {os.cpu_count()} cores; broker, PostgreSQL and Redis on the same machine\n")
+    print("| measure | figure |")
+    print("|---|---|")
+    for processes, (overall, steady, _) in results.items():
+        print(
+            f"| {len(messages):,} events, {processes} process(es), after first commit "
+            f"| {steady:,.0f} events/s |"
+        )
+        print(f"| same, including process start and group join | {overall:,.0f} events/s |")
+    print(
+        f"| end-to-end p50 at {args.rate:,.0f} events/s ({len(latencies)} samples) "
+        f"| {percentile(latencies, 50) * 1000:.1f} ms |"
+    )
+    p99 = percentile(latencies, 99) * 1000
+    print(f"| end-to-end p99 at {args.rate:,.0f} events/s | {p99:.1f} ms |")
+    print(f"| COPY of the final {rows:,} rows (ceiling) | {copy_seconds:.2f} s |")
+    print(
+        f"| projection of the {len(messages):,} events that made them, 1 process "
+        f"| {projection_seconds:.2f} s |"
+    )
+    print(f"| ratio projection / COPY | {projection_seconds / copy_seconds:.1f}x |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

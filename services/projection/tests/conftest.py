@@ -1,0 +1,222 @@
+"""Running the real projection process against the local stack, and reading what it wrote."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import select
+
+from readside_core.db import create_engine
+from readside_core.events import OrderEvent, decode_event
+from readside_core.fold import fold_events
+from readside_core.repository import summary_from_row, view_from_row
+from readside_core.schema import consumer_offsets, customer_summaries, order_views
+from readside_core.views import (
+    CustomerSummary,
+    OrderView,
+    json_encoder,
+    summarize_customer,
+    summary_to_json,
+)
+from readside_projection.events_tool import publish
+
+Message = tuple[bytes | None, bytes]
+
+
+@dataclass
+class ProjectionProcess:
+    """One `readside-projection run` OS process, killable like a real pod."""
+
+    env: dict[str, str]
+    log_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    logs: list[Path] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.starts += 1
+        log = self.log_dir / f"projection-{self.starts}.log"
+        self.logs.append(log)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "readside_projection.cli", "run"],
+            env={**os.environ, **self.env},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self, sig: int = signal.SIGKILL) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=30)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return (
+            "".join(p.read_text()[-5000:] for p in self.logs[-1:]).splitlines()[-lines:].__str__()
+        )
+
+
+@dataclass
+class ProjectionHarness:
+    database_url: str
+    brokers: str
+    topic: str
+    group: str
+    redis_url: str
+    tmp: Path
+    processes: list[ProjectionProcess] = field(default_factory=list)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            "DATABASE_URL": self.database_url,
+            "KAFKA_BROKERS": self.brokers,
+            "KAFKA_TOPIC": self.topic,
+            "CONSUMER_GROUP": self.group,
+            "REDIS_URL": self.redis_url,
+            "OPS_PORT": "0",
+            "KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "RETRY_MAX_SECONDS": "1",
+            "LOG_LEVEL": "INFO",
+            **extra,
+        }
+
+    def projection(self, **extra: str) -> ProjectionProcess:
+        process = ProjectionProcess(self.env(**extra), self.tmp)
+        self.processes.append(process)
+        process.start()
+        return process
+
+    async def publish(self, messages: Iterable[Message], topic: str | None = None) -> int:
+        return await publish(messages, brokers=self.brokers, topic=topic or self.topic)
+
+    async def end_offsets(self, topic: str | None = None) -> dict[int, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.brokers)
+        await consumer.start()
+        try:
+            name = topic or self.topic
+            await consumer.topics()
+            parts = consumer.partitions_for_topic(name) or set()
+            ends = await consumer.end_offsets([TopicPartition(name, p) for p in parts])
+            return {tp.partition: offset for tp, offset in ends.items()}
+        finally:
+            await consumer.stop()
+
+    async def stored_offsets(self) -> dict[int, int]:
+        engine = create_engine(self.database_url, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                c = consumer_offsets.c
+                rows = await conn.execute(
+                    select(c.partition, c.next_offset).where(
+                        c.consumer_group == self.group, c.topic == self.topic
+                    )
+                )
+                return dict(rows.tuples().all())
+        finally:
+            await engine.dispose()
+
+    async def wait_caught_up(self, within: float = 120) -> None:
+        """Poll until PostgreSQL's stored offsets reach the end of every partition."""
+        ends = await self.end_offsets()
+        deadline = time.monotonic() + within
+        while True:
+            stored = await self.stored_offsets()
+            if all(stored.get(p, 0) >= end for p, end in ends.items() if end > 0):
+                return
+            if time.monotonic() > deadline:
+                logs = [p.log_tail() for p in self.processes]
+                pytest.fail(f"not caught up after {within}s: stored {stored}, end {ends}\n{logs}")
+            await asyncio.sleep(0.25)
+
+    async def read_model(self) -> ReadModel:
+        engine = create_engine(self.database_url, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                rows = (await conn.execute(select(order_views))).mappings().all()
+                summaries = (await conn.execute(select(customer_summaries))).mappings().all()
+        finally:
+            await engine.dispose()
+        return ReadModel(
+            orders={str(row["order_id"]): view_from_row(row) for row in rows},
+            summaries={str(row["customer_id"]): summary_from_row(row) for row in summaries},
+        )
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.alive():
+                process.kill(signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    orders: dict[str, OrderView]
+    summaries: dict[str, CustomerSummary]
+
+    def summaries_json(self) -> dict[str, Any]:
+        return {cid: _json(summary_to_json(s)) for cid, s in self.summaries.items()}
+
+    def expected_summaries_json(self) -> dict[str, Any]:
+        """The summaries as the pure function of the stored orders computes them."""
+        by_customer: dict[str, list[OrderView]] = {}
+        for view in self.orders.values():
+            by_customer.setdefault(str(view.customer_id), []).append(view)
+        return {
+            cid: _json(summary_to_json(summarize_customer(v))) for cid, v in by_customer.items()
+        }
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json_encoder.encode(value))
+
+
+def fold_stream(messages: Iterable[Message]) -> dict[str, OrderView]:
+    """What the read model must hold after the stream: the pure fold, in partition order."""
+    events = [decode_event(value) for _, value in messages]
+    views, _ = fold_events({}, [e for e in events if isinstance(e, OrderEvent)])
+    return {str(order_id): view for order_id, view in views.items()}
+
+
+@pytest.fixture
+def harness(
+    fresh_database_url: str, stack_env: dict[str, str], tmp_path: Path
+) -> Iterator[ProjectionHarness]:
+    suffix = uuid.uuid4().hex[:8]
+    h = ProjectionHarness(
+        database_url=fresh_database_url,
+        brokers=stack_env["KAFKA_BROKERS"],
+        topic=f"order-events-{suffix}",
+        group=f"projection-{suffix}",
+        redis_url=stack_env["REDIS_URL"],
+        tmp=tmp_path,
+    )
+    yield h
+    h.stop_all()
+
+
+@pytest.fixture
+def assert_exact(harness: ProjectionHarness) -> Any:
+    """Check the read model against the pure fold of `messages`: every row, every column."""
+
+    async def check(messages: list[Message]) -> None:
+        model = await harness.read_model()
+        expected = fold_stream(messages)
+        assert sorted(model.orders) == sorted(expected)
+        assert model.orders == expected
+        assert model.summaries_json() == model.expected_summaries_json()
+
+    return check

@@ -1,0 +1,90 @@
+"""Crash safety, rebalances, broker and database restarts: the final state is the exact fold."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+from typing import Any
+
+import pytest
+
+from readside_projection.generator import generate
+
+pytestmark = pytest.mark.integration
+
+
+async def _progress(harness: Any) -> int:
+    return sum((await harness.stored_offsets()).values())
+
+
+async def _wait_progress(harness: Any, at_least: int, within: float = 60) -> None:
+    async with asyncio.timeout(within):
+        while await _progress(harness) < at_least:
+            await asyncio.sleep(0.1)
+
+
+async def test_two_consumers_with_a_rebalance_mid_stream_lose_and_double_nothing(
+    harness: Any, assert_exact: Any
+) -> None:
+    messages = list(generate(6000, seed=21, duplicate_rate=0.05))
+    half = len(messages) // 2
+    first = harness.projection()
+    await harness.publish(messages[:half])
+    await _wait_progress(harness, half // 4)
+    second = harness.projection()  # joins: the group rebalances while events flow
+    publishing = asyncio.create_task(harness.publish(messages[half:]))
+    await _wait_progress(harness, half + half // 4)
+    first.kill(signal.SIGTERM)  # leaves: another rebalance, second takes every partition
+    await publishing
+    await harness.wait_caught_up()
+    assert second.alive()
+    await assert_exact(messages)
+
+
+@pytest.mark.slow
+async def test_kill_9_at_random_moments_loses_nothing_and_applies_nothing_twice(
+    harness: Any, assert_exact: Any
+) -> None:
+    messages = list(generate(15000, seed=42, duplicate_rate=0.08))[:50_000]
+    assert len(messages) >= 50_000
+    rng = random.Random(7)
+    publishing = asyncio.create_task(harness.publish(messages))
+    process = harness.projection(BATCH_MAX_RECORDS="2000")
+    kills = 0
+    while kills < 10:
+        await asyncio.sleep(rng.uniform(0.3, 2.0))
+        process.kill(signal.SIGKILL)
+        kills += 1
+        process = harness.projection(BATCH_MAX_RECORDS="2000")
+    await publishing
+    await harness.wait_caught_up(within=240)
+    assert kills >= 10
+    await assert_exact(messages)
+
+
+async def test_a_kafka_broker_restart_mid_stream_recovers_exactly(
+    harness: Any, assert_exact: Any, stack_ctl: Any
+) -> None:
+    messages = list(generate(5000, seed=5, duplicate_rate=0.03))
+    half = len(messages) // 2
+    harness.projection()
+    await harness.publish(messages[:half])
+    await _wait_progress(harness, half // 3)
+    stack_ctl("restart", "kafka")
+    await harness.publish(messages[half:])
+    await harness.wait_caught_up(within=180)
+    await assert_exact(messages)
+
+
+async def test_a_postgresql_restart_mid_stream_recovers_exactly(
+    harness: Any, assert_exact: Any, stack_ctl: Any
+) -> None:
+    messages = list(generate(5000, seed=6, duplicate_rate=0.03))
+    harness.projection()
+    publishing = asyncio.create_task(harness.publish(messages))
+    await _wait_progress(harness, len(messages) // 5)
+    stack_ctl("restart", "postgres")
+    await publishing
+    await harness.wait_caught_up(within=180)
+    await assert_exact(messages)
