@@ -71,10 +71,7 @@ def migrate(database_url: str) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def database_url(stack_env: dict[str, str]) -> Iterator[str]:
-    """A fresh, migrated database for this test session, dropped afterwards."""
-    admin = stack_env["DATABASE_URL"]
+def _fresh_database(admin: str) -> Iterator[str]:
     name = f"readside_test_{uuid.uuid4().hex[:8]}"
     base, _, _ = admin.rpartition("/")
     subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
@@ -84,6 +81,18 @@ def database_url(stack_env: dict[str, str]) -> Iterator[str]:
     subprocess.run(
         ["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False
     )
+
+
+@pytest.fixture(scope="session")
+def database_url(stack_env: dict[str, str]) -> Iterator[str]:
+    """A fresh, migrated database for this test session, dropped afterwards."""
+    yield from _fresh_database(stack_env["DATABASE_URL"])
+
+
+@pytest.fixture
+def fresh_database_url(stack_env: dict[str, str]) -> Iterator[str]:
+    """A fresh, migrated database for one test (whole-table comparisons need isolation)."""
+    yield from _fresh_database(stack_env["DATABASE_URL"])
 
 
 @pytest.fixture(scope="session")

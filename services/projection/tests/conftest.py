@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import select
 
 from readside_core.db import create_engine
@@ -32,6 +33,7 @@ from readside_core.views import (
     summary_to_json,
 )
 from readside_projection.events_tool import publish
+from readside_projection.kafka_admin import topic_partitions
 
 Message = tuple[bytes | None, bytes]
 
@@ -105,16 +107,23 @@ class ProjectionHarness:
         return await publish(messages, brokers=self.brokers, topic=topic or self.topic)
 
     async def end_offsets(self, topic: str | None = None) -> dict[int, int]:
+        name = topic or self.topic
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.brokers)
         consumer = AIOKafkaConsumer(bootstrap_servers=self.brokers)
+        await admin.start()
         await consumer.start()
         try:
-            name = topic or self.topic
-            await consumer.topics()
-            parts = consumer.partitions_for_topic(name) or set()
+            for _ in range(50):  # a topic just auto-created may take a moment to show up
+                if parts := await topic_partitions(admin, name):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail(f"topic {name} never appeared on the broker")
             ends = await consumer.end_offsets([TopicPartition(name, p) for p in parts])
             return {tp.partition: offset for tp, offset in ends.items()}
         finally:
             await consumer.stop()
+            await admin.close()
 
     async def stored_offsets(self) -> dict[int, int]:
         engine = create_engine(self.database_url, pool_size=1)
@@ -126,7 +135,7 @@ class ProjectionHarness:
                         c.consumer_group == self.group, c.topic == self.topic
                     )
                 )
-                return dict(rows.tuples().all())
+                return dict(rows.all())
         finally:
             await engine.dispose()
 
@@ -136,7 +145,7 @@ class ProjectionHarness:
         deadline = time.monotonic() + within
         while True:
             stored = await self.stored_offsets()
-            if all(stored.get(p, 0) >= end for p, end in ends.items() if end > 0):
+            if stored and all(stored.get(p, 0) >= end for p, end in ends.items() if end > 0):
                 return
             if time.monotonic() > deadline:
                 logs = [p.log_tail() for p in self.processes]

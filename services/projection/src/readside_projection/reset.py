@@ -21,6 +21,7 @@ from sqlalchemy import delete, insert, text
 from readside_core.cache import INVALIDATION_CHANNEL, Invalidation, invalidation_encoder
 from readside_core.db import create_engine
 from readside_core.schema import consumer_offsets
+from readside_projection.kafka_admin import topic_partitions
 from readside_projection.settings import ProjectionSettings
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,9 @@ async def _active_members(admin: AIOKafkaAdminClient, group: str) -> int:
 
 
 async def plan_offsets(
-    consumer: AIOKafkaConsumer, topic: str, target: ResetTarget
+    consumer: AIOKafkaConsumer, partitions: set[int], topic: str, target: ResetTarget
 ) -> dict[int, int]:
     """The offset each partition of the topic restarts from."""
-    partitions = consumer.partitions_for_topic(topic)
     if not partitions:
         raise ResetError(f"topic {topic!r} does not exist on the brokers")
     tps = [TopicPartition(topic, p) for p in sorted(partitions)]
@@ -102,8 +102,8 @@ async def reset(settings: ProjectionSettings, target: ResetTarget, dry_run: bool
     await admin.start()
     await consumer.start()
     try:
-        await consumer.topics()
-        offsets = await plan_offsets(consumer, settings.topic, target)
+        partitions = await topic_partitions(admin, settings.topic)
+        offsets = await plan_offsets(consumer, partitions, settings.topic, target)
         if dry_run:
             return offsets
         members = await _active_members(admin, settings.consumer_group)

@@ -46,7 +46,7 @@ async def load_state(
         rows = await conn.execute(
             select(c.order_number, c.order_id).where(c.order_number == any_(numbers_param))
         )
-        owners = {number: order_id for number, order_id in rows.tuples()}
+        owners = {number: order_id for number, order_id in rows}
     return views, owners
 
 
@@ -166,7 +166,7 @@ async def read_offsets(conn: AsyncConnection, group: str, topic: str) -> dict[in
     rows = await conn.execute(
         select(c.partition, c.next_offset).where(c.consumer_group == group, c.topic == topic)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def store_offsets(
@@ -185,7 +185,7 @@ async def store_offsets(
             .where(c.consumer_group == group, c.topic == topic, c.partition == any_(parts_param))
             .with_for_update()
         )
-        stored = dict(rows.tuples().all())
+        stored = dict(rows.all())
         for part in parts:
             if stored.get(part) != expected.get((topic, part)):
                 raise OffsetsFenced(

@@ -1,0 +1,169 @@
+"""The whole read side as a user runs it: Kafka -> projection -> PostgreSQL -> query API.
+
+Both services run as real processes (the projection's CLI, the query service on Granian)
+against the local stack, each test on its own topic, group and database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from readside_core.fixtures import read_messages
+from readside_projection.events_tool import publish
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ReadSide:
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.procs: list[subprocess.Popen[bytes]] = []
+        for name, cmd, extra in (
+            ("projection", [sys.executable, "-m", "readside_projection.cli", "run"], {}),
+            ("query", ["readside-query"], {"PORT": str(self.port)}),
+        ):
+            log = (logs / f"{name}.log").open("wb")
+            self.procs.append(
+                subprocess.Popen(cmd, env={**os.environ, **env, **extra}, stdout=log, stderr=log)
+            )
+        self.wait_for(lambda: self.get("/readyz").status_code == 200, "query /readyz", 60)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return httpx.get(self.base + path, timeout=5, **kwargs)
+        except httpx.TransportError:
+            return httpx.Response(599)
+
+    @staticmethod
+    def wait_for(predicate: Any, what: str, within: float) -> None:
+        deadline = time.monotonic() + within
+        while not predicate():
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {within}s waiting for {what}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(timeout=30)
+
+
+@pytest.fixture
+def read_side(
+    fresh_database_url: str, stack_env: dict[str, str], tmp_path: Path
+) -> Iterator[ReadSide]:
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        **stack_env,
+        "DATABASE_URL": fresh_database_url,
+        "KAFKA_TOPIC": f"order-events-{suffix}",
+        "CONSUMER_GROUP": f"projection-{suffix}",
+        "OPS_PORT": "0",
+        "BATCH_TIMEOUT_MS": "20",
+    }
+    side = ReadSide(env, tmp_path)
+    yield side
+    side.stop()
+
+
+async def test_the_sample_events_are_served_exactly_as_expected(
+    read_side: ReadSide, sample_events_path: Path, sample_expected: dict[str, Any]
+) -> None:
+    env = read_side.env
+    await publish(
+        read_messages(sample_events_path), brokers=env["KAFKA_BROKERS"], topic=env["KAFKA_TOPIC"]
+    )
+    pending = dict(sample_expected)
+
+    def all_served() -> bool:
+        for order_id, expected in list(pending.items()):
+            if read_side.get(f"/api/v1/orders/{order_id}").json() == expected:
+                del pending[order_id]
+        return not pending
+
+    read_side.wait_for(all_served, "every sample order in the API", 60)
+    for expected in sample_expected.values():
+        by_number = read_side.get(f"/api/v1/orders/number/{expected['order_number']}")
+        assert by_number.json() == expected
+    customer = next(iter(sample_expected.values()))["customer_id"]
+    listed = read_side.get(f"/api/v1/customers/{customer}/orders").json()
+    mine = [o for o in sample_expected.values() if o["customer_id"] == customer]
+    assert listed["total"] == len(mine)
+    assert listed["orders"] == sorted(mine, key=lambda o: o["created_at"], reverse=True)
+    summary = read_side.get(f"/api/v1/customers/{customer}/summary").json()
+    assert summary["order_count"] == len(mine)
+
+
+async def test_a_cached_order_is_replaced_after_an_update_within_the_measured_delay(
+    read_side: ReadSide, sample_events_path: Path, sample_expected: dict[str, Any]
+) -> None:
+    env = read_side.env
+    messages = list(read_messages(sample_events_path))
+    await publish(messages, brokers=env["KAFKA_BROKERS"], topic=env["KAFKA_TOPIC"])
+    order = next(o for o in sample_expected.values() if o["status"] == "CONFIRMED")
+    path = f"/api/v1/orders/{order['order_id']}"
+    read_side.wait_for(lambda: read_side.get(path).json() == order, "the order in the API", 60)
+    for _ in range(3):  # warm every cache layer
+        assert read_side.get(path).json() == order
+    customer_page = f"/api/v1/customers/{order['customer_id']}/orders"
+    read_side.get(customer_page)
+
+    shipped = {
+        "event_id": str(uuid.uuid4()),
+        "aggregate_id": order["order_id"],
+        "aggregate_type": "Order",
+        "event_type": "OrderShipped",
+        "event_version": 1,
+        "payload": {
+            "order_id": order["order_id"],
+            "tracking_number": "TRK-E2E",
+            "carrier": "DHL",
+            "shipped_at": "2024-03-09T10:00:00.000000Z",
+        },
+        "metadata": {"correlation_id": None, "causation_id": None, "user_id": None},
+        "timestamp": datetime.now(UTC).isoformat(),
+        "sequence_number": None,
+    }
+    sent = time.perf_counter()
+    await publish(
+        [(order["order_id"].encode(), json.dumps(shipped).encode())],
+        brokers=env["KAFKA_BROKERS"],
+        topic=env["KAFKA_TOPIC"],
+    )
+    read_side.wait_for(
+        lambda: read_side.get(path).json()["status"] == "SHIPPED",
+        "the update to replace the cached order",
+        10,
+    )
+    delay = time.perf_counter() - sent
+    print(f"\npublish -> updated cached order visible: {delay * 1000:.0f} ms")
+    body = read_side.get(path).json()
+    assert body["version"] == order["version"] + 1
+    assert body["tracking_number"] == "TRK-E2E"
+    page = read_side.get(customer_page).json()
+    assert next(o for o in page["orders"] if o["order_id"] == order["order_id"]) == body
+    # Once fresh, it stays fresh: no layer serves the old body again.
+    for _ in range(20):
+        assert read_side.get(path).json() == body
