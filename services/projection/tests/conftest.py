@@ -225,7 +225,14 @@ def assert_exact(harness: ProjectionHarness) -> Any:
         model = await harness.read_model()
         expected = fold_stream(messages)
         assert sorted(model.orders) == sorted(expected)
-        assert model.orders == expected
+        differing = {k for k in expected if model.orders[k] != expected[k]}
+        for order_id in sorted(differing)[:3]:
+            stored, folded = model.orders[order_id], expected[order_id]
+            fields = [
+                f for f in stored.__struct_fields__ if getattr(stored, f) != getattr(folded, f)
+            ]
+            print(order_id, [(f, getattr(stored, f), getattr(folded, f)) for f in fields])
+        assert not differing, f"{len(differing)} of {len(expected)} orders differ from the fold"
         assert model.summaries_json() == model.expected_summaries_json()
 
     return check

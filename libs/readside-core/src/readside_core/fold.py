@@ -63,7 +63,7 @@ def _created(event_id: UUID, created: OrderCreated) -> OrderView:
         status=OrderStatus.CREATED,
         total_amount=created.total_amount.quantize(_CENT, ROUND_HALF_UP),
         currency=created.currency,
-        items=msgspec.to_builtins(created.items, builtin_types=(Decimal,)),
+        items=list(msgspec.to_builtins(created.items, builtin_types=(Decimal,))),
         created_at=created.created_at,
         updated_at=created.created_at,
         version=1,
