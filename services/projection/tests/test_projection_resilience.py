@@ -50,16 +50,20 @@ async def test_kill_9_at_random_moments_loses_nothing_and_applies_nothing_twice(
     assert len(messages) >= 50_000
     rng = random.Random(7)
     publishing = asyncio.create_task(harness.publish(messages))
-    process = harness.projection(BATCH_MAX_RECORDS="2000")
-    kills = 0
-    while kills < 10:
-        await asyncio.sleep(rng.uniform(0.3, 2.0))
+    process = harness.projection(BATCH_MAX_RECORDS="500")
+    killed_at: list[int] = []
+    while len(killed_at) < 10:
+        # Let the new process commit something first, so every kill lands mid-stream.
+        await _wait_progress(harness, (killed_at[-1] if killed_at else 0) + 1)
+        await asyncio.sleep(rng.uniform(0.0, 0.5))
         process.kill(signal.SIGKILL)
-        kills += 1
-        process = harness.projection(BATCH_MAX_RECORDS="2000")
+        killed_at.append(await _progress(harness))
+        process = harness.projection(BATCH_MAX_RECORDS="500")
     await publishing
     await harness.wait_caught_up(within=240)
-    assert kills >= 10
+    print(f"\nkilled -9 at stored progress {killed_at} of {len(messages)} events")
+    assert killed_at == sorted(set(killed_at)), "each kill after new progress"
+    assert killed_at[-1] < len(messages), "the last kill came before the end of the stream"
     await assert_exact(messages)
 
 
