@@ -249,12 +249,12 @@ class Projection:
             log.info("Kafka offset commit skipped (%s); PostgreSQL has the offsets", exc)
 
     def _record_lag(self) -> None:
-        for topic, partition in list(self.positions):
-            tp = TopicPartition(topic, partition)
+        # The assignment, not self.positions: during a rebalance the two briefly differ.
+        for tp in self.consumer.assignment():
             end = self.consumer.highwater(tp)
-            position = self.positions.get((topic, partition))
+            position = self.positions.get((tp.topic, tp.partition))
             if end is not None and position is not None:
-                metrics.LAG.labels(topic, str(partition)).set(max(end - position, 0))
+                metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(end - position, 0))
 
 
 def _describe(assigned: list[TopicPartition], stored: dict[int, int]) -> str:
