@@ -109,3 +109,18 @@ def test_generated_lifecycles_with_duplicates_fold_to_the_same_views() -> None:
     b = plan_batch(decode_batch(_records(noisy)), {}, {})
     assert a.changed == b.changed
     assert b.outcomes["duplicate"] == len(noisy) - len(clean)
+
+
+def test_the_event_tool_writes_generated_lifecycles_in_the_fixtures_format(
+    tmp_path: Path,
+) -> None:
+    from readside_core.events import OrderEvent, decode_event
+    from readside_projection.events_tool import main
+
+    out = tmp_path / "generated.jsonl"
+    main(["generate", "--orders", "20", "--seed", "3", "--out", str(out)])
+    messages = list(read_messages(out))
+    assert len(messages) >= 20
+    decoded = [decode_event(value) for _, value in messages]
+    assert all(isinstance(event, OrderEvent) for event in decoded)
+    assert all(key == str(event.order_id).encode() for (key, _), event in zip(messages, decoded))  # type: ignore[union-attr]

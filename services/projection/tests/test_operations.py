@@ -1,0 +1,144 @@
+"""What operators see: the ops endpoint, a clean SIGTERM, traces continuing the producer's."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from readside_core.fixtures import read_messages
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> httpx.Response | None:
+    try:
+        return httpx.get(url, timeout=2)
+    except httpx.TransportError:
+        return None
+
+
+async def _poll(predicate: Any, within: float, what: str) -> Any:
+    deadline = time.monotonic() + within
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.1)
+    return value
+
+
+async def test_ops_endpoint_reports_liveness_readiness_and_metrics(
+    harness: Any, sample_events_path: Path
+) -> None:
+    port = _free_port()
+    await harness.publish(read_messages(sample_events_path))
+    harness.projection(OPS_PORT=str(port))
+    base = f"http://127.0.0.1:{port}"
+    await _poll(lambda: (r := _get(base + "/livez")) and r.status_code == 200, 30, "/livez")
+    await harness.wait_caught_up()
+    ready = await _poll(
+        lambda: (r := _get(base + "/readyz")) and r.status_code == 200 and r,
+        30,
+        "/readyz to say ready",
+    )
+    assert ready.text == "ready\n"
+    metrics = _get(base + "/metrics")
+    assert metrics is not None
+    text = metrics.text
+    assert 'readside_projection_events_total{outcome="applied"} 114.0' in text
+    assert "readside_projection_batch_seconds_bucket" in text
+    assert f'readside_projection_stored_offset{{partition="0",topic="{harness.topic}"}}' in text
+    assert f'readside_projection_lag{{partition="0",topic="{harness.topic}"}} 0.0' in text
+
+
+async def test_sigterm_commits_leaves_the_group_and_exits_cleanly(
+    harness: Any, sample_events_path: Path
+) -> None:
+    await harness.publish(read_messages(sample_events_path))
+    process = harness.projection()
+    await harness.wait_caught_up()
+    started = time.monotonic()
+    assert process.kill(signal.SIGTERM) == 0
+    assert time.monotonic() - started < 15
+    assert "leaving the consumer group" in process.log_tail()
+    admin = AIOKafkaAdminClient(bootstrap_servers=harness.brokers)
+    await admin.start()
+    try:
+        described = await admin.describe_consumer_groups([harness.group])
+        group = described[0].groups[0]  # (error, group, state, protocol type, protocol, members)
+        assert group[2] == "Empty"
+        assert list(group[5]) == []
+    finally:
+        await admin.close()
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """A minimal OTLP/HTTP receiver: keeps the protobuf bodies posted to /v1/traces."""
+
+    bodies: list[bytes] = []
+
+    def do_POST(self) -> None:
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+async def test_a_batch_span_continues_the_producers_traceparent(
+    harness: Any, sample_events_path: Path
+) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traceparent = f"00-{trace_id}-00f067aa0ba902b7-01".encode()
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        from readside_projection.events_tool import publish
+
+        await publish(
+            read_messages(sample_events_path),
+            brokers=harness.brokers,
+            topic=harness.topic,
+            headers=[("traceparent", traceparent)],
+        )
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        process = harness.projection(
+            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_BSP_SCHEDULE_DELAY="100"
+        )
+        await harness.wait_caught_up()
+        process.kill(signal.SIGTERM)  # flushes the span processor on exit
+
+        def batch_spans() -> list[Any]:
+            spans = []
+            for body in list(_Collector.bodies):
+                request = ExportTraceServiceRequest.FromString(body)
+                for resource in request.resource_spans:
+                    for scope in resource.scope_spans:
+                        spans += [s for s in scope.spans if s.name == "projection.batch"]
+            return spans
+
+        spans = await _poll(batch_spans, 20, "a projection.batch span at the collector")
+        assert spans[0].trace_id.hex() == trace_id
+    finally:
+        server.shutdown()
