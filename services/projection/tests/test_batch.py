@@ -123,4 +123,5 @@ def test_the_event_tool_writes_generated_lifecycles_in_the_fixtures_format(
     assert len(messages) >= 20
     decoded = [decode_event(value) for _, value in messages]
     assert all(isinstance(event, OrderEvent) for event in decoded)
-    assert all(key == str(event.order_id).encode() for (key, _), event in zip(messages, decoded))  # type: ignore[union-attr]
+    keys = [key for key, _ in messages]
+    assert keys == [str(event.order_id).encode() for event in decoded]  # type: ignore[union-attr]
