@@ -1,0 +1,1 @@
+"""Readside operator (kopf): Projection autoscaling by consumer lag, and ProjectionReplay."""
