@@ -50,7 +50,7 @@ class ProjectionProcess:
 
     def start(self) -> None:
         self.starts += 1
-        log = self.log_dir / f"projection-{self.starts}.log"
+        log = self.log_dir / f"projection-{id(self):x}-{self.starts}.log"
         self.logs.append(log)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "readside_projection.cli", "run"],

@@ -63,7 +63,7 @@ class CacheSync:
     async def _send(self) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             if self._orders:
-                args: list[object] = [self._ttl]
+                args: list[bytes | int] = [self._ttl]
                 for view in self._orders.values():
                     args += [view.version, json_encoder.encode(order_to_json(view))]
                 keys = [order_key(order_id) for order_id in self._orders]
