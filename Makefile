@@ -55,3 +55,4 @@ bench-projection: deps stack-up ## projection throughput, end-to-end latency, CO
 	$(UV) run --frozen python services/projection/bench/bench_projection.py
 
 -include hack/mk/kind.mk
+-include hack/mk/deploy.mk

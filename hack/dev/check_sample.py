@@ -48,7 +48,7 @@ def main(base: str = "http://127.0.0.1:8081", timeout: float = 120.0) -> None:
         f"/api/v1/customers/{order['customer_id']}/orders?limit=5",
         f"/api/v1/customers/{order['customer_id']}/summary",
         "/api/v1/orders/status/SHIPPED?limit=2",
-        f"/api/v1/orders/status/DELIVERED?created_from=2024-03-01T09:00:00Z&min_total=100",
+        "/api/v1/orders/status/DELIVERED?created_from=2024-03-01T09:00:00Z&min_total=100",
         f"/api/v1/orders/{shipped['order_id']}",
         "/readyz",
         "/metrics",

@@ -1,0 +1,121 @@
+"""A real Kubernetes API server for server-side dry-runs: the kind cluster when it is up,
+else etcd + kube-apiserver from the pinned toolchain on loopback (no nodes, no controllers:
+enough to validate manifests, CRD schemas and CEL rules)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .tools import BIN, CONTEXT, cluster_up, run, tool, wait_for
+
+KUBECONFIG_TEMPLATE = """apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster: {{server: "https://127.0.0.1:{port}", insecure-skip-tls-verify: true}}
+users:
+- name: admin
+  user: {{token: {token}}}
+contexts:
+- name: local
+  context: {{cluster: local, user: admin}}
+current-context: local
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def local_api_server() -> Iterator[Path]:
+    """Start etcd and kube-apiserver; yield a kubeconfig; stop them."""
+    with tempfile.TemporaryDirectory(prefix="readside-apiserver-") as folder:
+        root = Path(folder)
+        run(["openssl", "genrsa", "-out", str(root / "sa.key"), "2048"])
+        run(
+            ["openssl", "rsa", "-in", str(root / "sa.key"), "-pubout", "-out", str(root / "sa.pub")]
+        )
+        token = "readside-e2e-token"
+        (root / "tokens.csv").write_text(f"{token},admin,admin,system:masters\n")
+        client, peer, secure = _free_port(), _free_port(), _free_port()
+        etcd = subprocess.Popen(
+            [
+                str(BIN / "etcd"),
+                "--data-dir",
+                str(root / "etcd"),
+                "--listen-client-urls",
+                f"http://127.0.0.1:{client}",
+                "--advertise-client-urls",
+                f"http://127.0.0.1:{client}",
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{peer}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(root / "etcd.log").open("wb"),
+        )
+        apiserver = subprocess.Popen(
+            [
+                str(BIN / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{client}",
+                f"--secure-port={secure}",
+                "--bind-address=127.0.0.1",
+                f"--cert-dir={root / 'certs'}",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                f"--service-account-key-file={root / 'sa.pub'}",
+                f"--service-account-signing-key-file={root / 'sa.key'}",
+                f"--token-auth-file={root / 'tokens.csv'}",
+                "--authorization-mode=RBAC",
+                "--service-cluster-ip-range=10.96.0.0/16",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(root / "apiserver.log").open("wb"),
+        )
+        kubeconfig = root / "kubeconfig"
+        kubeconfig.write_text(KUBECONFIG_TEMPLATE.format(port=secure, token=token))
+        try:
+            kubectl = str(BIN / "kubectl")
+            wait_for(
+                "the local kube-apiserver's /readyz",
+                lambda: (
+                    run(
+                        [kubectl, "--kubeconfig", str(kubeconfig), "get", "--raw", "/readyz"],
+                        check=False,
+                        timeout=15,
+                    ).returncode
+                    == 0
+                ),
+                timeout=120,
+            )
+            yield kubeconfig
+        finally:
+            for proc in (apiserver, etcd):
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def can_start_local() -> str | None:
+    """None when a local API server can start, else why not."""
+    for name in ("etcd", "kube-apiserver", "kubectl"):
+        if not (BIN / name).exists():
+            return f"{name} is not in .local/toolchain/bin (make toolchain)"
+    if tool("openssl") is None:
+        return "openssl is not installed"
+    return None
+
+
+def kind_args() -> list[str]:
+    return ["--context", CONTEXT]
+
+
+__all__ = ["can_start_local", "cluster_up", "kind_args", "local_api_server"]

@@ -1,0 +1,83 @@
+"""Fixtures of the kind deploy suite. Each fixture skips with the reason when what it needs
+(a pinned tool, the kind cluster, the app images) is absent, so `pytest -m kind` reports
+exactly what ran. The cluster is never created here: `make kind-up` (or `make e2e`) does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .apiserver import can_start_local, kind_args, local_api_server
+from .tools import KUBECONFIG, cluster_up, run, tool
+
+
+def _require(name: str, how: str) -> str:
+    found = tool(name)
+    if found is None:
+        pytest.skip(f"{name} not found in .local/toolchain/bin or on PATH ({how})")
+    return found
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    return _require("helm", "build it with `make toolchain`")
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> str:
+    return _require("kubectl", "build it with `make toolchain`")
+
+
+@pytest.fixture(scope="session")
+def kustomize() -> list[str]:
+    """The kustomize binary, else kubectl's built-in `kubectl kustomize`."""
+    found = tool("kustomize")
+    if found:
+        return [found, "build"]
+    kubectl = tool("kubectl")
+    if kubectl:
+        return [kubectl, "kustomize"]
+    pytest.skip("neither kustomize nor kubectl found (build them with `make toolchain`)")
+
+
+@pytest.fixture(scope="session")
+def tilt() -> str:
+    return _require("tilt", "build it with `make toolchain`")
+
+
+@pytest.fixture(scope="session")
+def skaffold() -> str:
+    return _require("skaffold", "build it with `make toolchain`")
+
+
+@pytest.fixture(scope="session")
+def cluster(kubectl: str) -> str:
+    """The kind cluster's kubectl context; skips when it is not up."""
+    if not cluster_up():
+        pytest.skip(
+            f"the kind cluster is not up (no answer through {KUBECONFIG}); run `make kind-up`"
+        )
+    return kubectl
+
+
+@pytest.fixture(scope="session")
+def app_images_in_docker() -> None:
+    for image in ("readside-query:dev", "readside-projection:dev"):
+        if run(["docker", "image", "inspect", image], check=False, timeout=30).returncode != 0:
+            pytest.skip(f"{image} is not built; run `make images-app kind-load-app`")
+
+
+@pytest.fixture(scope="session")
+def api_server(kubectl: str) -> Iterator[list[str]]:
+    """kubectl arguments that reach a real API server: the kind cluster when it is up, else
+    a local etcd + kube-apiserver from the toolchain (for server-side dry-runs)."""
+    if cluster_up():
+        yield [kubectl, *kind_args()]
+        return
+    why_not = can_start_local()
+    if why_not:
+        pytest.skip(f"no kind cluster and no local API server: {why_not}")
+    with local_api_server() as kubeconfig:
+        yield [kubectl, "--kubeconfig", str(kubeconfig)]

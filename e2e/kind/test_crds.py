@@ -1,0 +1,182 @@
+"""The CRDs against a real API server: schemas, CEL rules, status, printer columns."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+import yaml
+
+from .tools import CHART, run
+
+pytestmark = pytest.mark.kind
+
+NAMESPACE = "readside-crds"
+PROJECTION = {
+    "apiVersion": "readside.io/v1alpha1",
+    "kind": "Projection",
+    "metadata": {"name": "orders", "namespace": NAMESPACE},
+    "spec": {
+        "topic": "order-events",
+        "consumerGroup": "projection-service",
+        "bootstrapServers": "kafka:9092",
+        "deployment": "readside-projection",
+        "autoscaling": {"enabled": True, "minReplicas": 0, "maxReplicas": 6},
+    },
+}
+REPLAY = {
+    "apiVersion": "readside.io/v1alpha1",
+    "kind": "ProjectionReplay",
+    "metadata": {"name": "rebuild", "namespace": NAMESPACE},
+    "spec": {
+        "projection": "orders",
+        "from": {"timestamp": "2024-03-01T10:00:00Z"},
+        "strategy": "BlueGreen",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def crd_api(api_server: list[str]) -> Iterator[list[str]]:
+    run([*api_server, "apply", "--server-side", "-f", str(CHART / "crds")])
+    run(
+        [
+            *api_server,
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/projections.readside.io",
+            "crd/projectionreplays.readside.io",
+        ]
+    )
+    run([*api_server, "create", "namespace", NAMESPACE], check=False)
+    yield api_server
+    run(
+        [*api_server, "-n", NAMESPACE, "delete", "projectionreplays,projections", "--all"],
+        check=False,
+    )
+
+
+def create(kubectl: list[str], obj: dict, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run([*kubectl, "create", "-f", "-"], input_text=yaml.safe_dump(obj), check=check)
+
+
+def with_spec(obj: dict, name: str, **spec: object) -> dict:
+    return {**obj, "metadata": {**obj["metadata"], "name": name}, "spec": {**obj["spec"], **spec}}
+
+
+def test_valid_resources_are_accepted_with_defaults(crd_api: list[str]) -> None:
+    kubectl = crd_api
+    create(kubectl, PROJECTION)
+    create(kubectl, REPLAY)
+    got = yaml.safe_load(
+        run([*kubectl, "-n", NAMESPACE, "get", "projection", "orders", "-o", "yaml"]).stdout
+    )
+    assert got["spec"]["autoscaling"]["lagPerReplica"] == 1000
+    assert got["spec"]["autoscaling"]["minReplicas"] == 0
+
+
+@pytest.mark.parametrize(
+    ("obj", "says"),
+    [
+        (
+            with_spec(REPLAY, "two-starts", **{"from": {"earliest": True, "offsets": {"0": 5}}}),
+            "set exactly one of earliest",
+        ),
+        (with_spec(REPLAY, "no-start", **{"from": {}}), "set exactly one of earliest"),
+        (with_spec(REPLAY, "sideways", strategy="Sideways"), "Unsupported value"),
+        (with_spec(REPLAY, "bad-time", **{"from": {"timestamp": "yesterday"}}), "timestamp"),
+        (
+            with_spec(PROJECTION, "min-over-max", autoscaling={"minReplicas": 5, "maxReplicas": 2}),
+            "minReplicas must not exceed",
+        ),
+        (with_spec(PROJECTION, "no-port", bootstrapServers="kafka"), "bootstrapServers"),
+    ],
+)
+def test_bad_resources_are_rejected_saying_why(crd_api: list[str], obj: dict, says: str) -> None:
+    kubectl = crd_api
+    done = create(kubectl, obj, check=False)
+    assert done.returncode != 0
+    assert says in done.stderr, done.stderr
+
+
+def test_replay_spec_is_immutable(crd_api: list[str]) -> None:
+    kubectl = crd_api
+    done = run(
+        [
+            *kubectl,
+            "-n",
+            NAMESPACE,
+            "patch",
+            "projectionreplay",
+            "rebuild",
+            "--type",
+            "merge",
+            "-p",
+            '{"spec":{"strategy":"InPlace"}}',
+        ],
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "immutable" in done.stderr
+
+
+def test_status_subresource_feeds_the_printer_columns(crd_api: list[str]) -> None:
+    kubectl = crd_api
+    run(
+        [
+            *kubectl,
+            "-n",
+            NAMESPACE,
+            "patch",
+            "projectionreplay",
+            "rebuild",
+            "--subresource",
+            "status",
+            "--type",
+            "merge",
+            "-p",
+            '{"status":{"phase":"Replaying","progress":{"eventsReplayed":120,"percent":60}}}',
+        ]
+    )
+    run(
+        [
+            *kubectl,
+            "-n",
+            NAMESPACE,
+            "patch",
+            "projection",
+            "orders",
+            "--subresource",
+            "status",
+            "--type",
+            "merge",
+            "-p",
+            '{"status":{"lag":{"total":1234},"replicas":2,"desiredReplicas":3}}',
+        ]
+    )
+    replays = run([*kubectl, "-n", NAMESPACE, "get", "replay"]).stdout.split("\n")
+    assert replays[0].split() == ["NAME", "PROJECTION", "STRATEGY", "PHASE", "PROGRESS", "AGE"]
+    assert replays[1].split()[:5] == ["rebuild", "orders", "BlueGreen", "Replaying", "60"]
+    projections = run([*kubectl, "-n", NAMESPACE, "get", "proj"]).stdout.split("\n")
+    assert projections[0].split() == ["NAME", "LAG", "REPLICAS", "DESIRED", "AGE"]
+    assert projections[1].split()[:4] == ["orders", "1234", "2", "3"]
+    bad = run(
+        [
+            *kubectl,
+            "-n",
+            NAMESPACE,
+            "patch",
+            "projectionreplay",
+            "rebuild",
+            "--subresource",
+            "status",
+            "--type",
+            "merge",
+            "-p",
+            '{"status":{"phase":"Exploded"}}',
+        ],
+        check=False,
+    )
+    assert bad.returncode != 0

@@ -1,0 +1,54 @@
+"""The dev-loop restart supervisor (deploy/dev/supervise.py) restarts on a change."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .tools import REPO, wait_for
+
+pytestmark = pytest.mark.kind
+
+SUPERVISE = REPO / "deploy" / "dev" / "supervise.py"
+
+
+def test_supervisor_restarts_on_a_source_change_and_stops_on_sigterm(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "mod.py").write_text("X = 1\n")
+    starts = tmp_path / "starts"
+    child = f"import time; open({str(starts)!r}, 'a').write('x'); time.sleep(600)"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(SUPERVISE),
+            "--watch",
+            str(package),
+            "--trigger",
+            str(tmp_path / "restart"),
+            "--",
+            sys.executable,
+            "-c",
+            child,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            "the first start", lambda: starts.exists() and starts.read_text() == "x", 10, every=0.1
+        )
+        time.sleep(0.6)  # the mtime must differ from the first snapshot's
+        (package / "mod.py").write_text("X = 2\n")
+        wait_for("a restart after the edit", lambda: starts.read_text() == "xx", 10, every=0.1)
+        (tmp_path / "restart").touch()
+        wait_for("a restart after the trigger", lambda: starts.read_text() == "xxx", 10, every=0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
