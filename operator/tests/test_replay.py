@@ -1,0 +1,133 @@
+"""ProjectionReplay's spec validation and phase machine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from readside_operator.replay import (
+    InvalidReplay,
+    Observed,
+    Phase,
+    Strategy,
+    check_partitions,
+    next_phase,
+    parse_spec,
+    progress,
+)
+
+pytestmark = pytest.mark.unit
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_the_default_source_is_earliest() -> None:
+    spec = parse_spec({"projection": "orders"}, NOW)
+    assert spec.earliest
+    assert spec.strategy is Strategy.IN_PLACE
+    assert spec.reset_arguments() == ["reset", "--earliest"]
+
+
+def test_offsets_and_timestamps_become_reset_arguments() -> None:
+    spec = parse_spec({"projection": "p", "from": {"offsets": {"1": 5, "0": 7}}, "dryRun": True})
+    assert spec.reset_arguments() == ["reset", "--offsets", "0:7,1:5", "--dry-run"]
+    spec = parse_spec({"projection": "p", "from": {"timestamp": "2025-03-01T09:00:00Z"}}, NOW)
+    assert spec.reset_arguments() == ["reset", "--timestamp", "2025-03-01T09:00:00+00:00"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({}, "spec.projection is required"),
+        ({"projection": "p", "strategy": "Sideways"}, "not one of InPlace, BlueGreen"),
+        ({"projection": "p", "from": {"earliest": True, "timestamp": "x"}}, "exactly one"),
+        ({"projection": "p", "from": {"timestamp": "yesterday"}}, "not an RFC 3339"),
+        ({"projection": "p", "from": {"timestamp": "2025-01-01T00:00:00"}}, "needs a timezone"),
+        ({"projection": "p", "from": {"timestamp": "2027-01-01T00:00:00Z"}}, "in the future"),
+        ({"projection": "p", "from": {"offsets": {"0": -1}}}, "must not be negative"),
+        ({"projection": "p", "from": {"offsets": {"a": 1}}}, "not partition: offset"),
+    ],
+)
+def test_bad_specs_fail_with_what_to_fix(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidReplay, match=message):
+        parse_spec(spec, NOW)
+
+
+def test_offsets_for_partitions_the_topic_lacks_are_rejected() -> None:
+    spec = parse_spec({"projection": "p", "from": {"offsets": [{"partition": 9, "offset": 1}]}})
+    with pytest.raises(InvalidReplay, match=r"partitions \[9\]"):
+        check_partitions(spec, {0, 1, 2, 3})
+
+
+def _walk(strategy: Strategy, observations: list[Observed], dry_run: bool = False) -> list[Phase]:
+    phase, phases = Phase.PENDING, []
+    for seen in observations:
+        phase = next_phase(phase, strategy, seen, dry_run).phase
+        phases.append(phase)
+    return phases
+
+
+def test_in_place_pauses_resets_replays_and_succeeds() -> None:
+    phases = _walk(
+        Strategy.IN_PLACE,
+        [
+            Observed(other_replay_active=True),
+            Observed(replicas=2),
+            Observed(replicas=0, group_empty=False),
+            Observed(replicas=0, group_empty=True),
+            Observed(reset_job="Running"),
+            Observed(reset_job="Succeeded"),
+            Observed(lag=500),
+            Observed(lag=0),
+        ],
+    )
+    assert phases == [
+        Phase.PENDING,
+        Phase.PAUSING,
+        Phase.PAUSING,
+        Phase.RESETTING,
+        Phase.RESETTING,
+        Phase.REPLAYING,
+        Phase.REPLAYING,
+        Phase.SUCCEEDED,
+    ]
+
+
+def test_blue_green_swaps_before_succeeding() -> None:
+    phases = _walk(
+        Strategy.BLUE_GREEN,
+        [
+            Observed(),
+            Observed(reset_job="Succeeded"),
+            Observed(lag=0),
+            Observed(swapped=False),
+            Observed(swapped=True),
+        ],
+    )
+    assert phases == [
+        Phase.RESETTING,
+        Phase.REPLAYING,
+        Phase.SWAPPING,
+        Phase.SWAPPING,
+        Phase.SUCCEEDED,
+    ]
+
+
+def test_a_failed_reset_job_fails_the_replay_and_restores_the_projection() -> None:
+    step = next_phase(Phase.RESETTING, Strategy.IN_PLACE, Observed(reset_job="Failed"))
+    assert step.phase is Phase.FAILED
+    assert step.action == "restore"
+
+
+def test_dry_run_changes_nothing_and_succeeds_after_the_report() -> None:
+    assert _walk(Strategy.IN_PLACE, [Observed(), Observed(reset_job="Succeeded")], True) == [
+        Phase.RESETTING,
+        Phase.SUCCEEDED,
+    ]
+
+
+def test_progress_counts_replayed_events_and_percent() -> None:
+    assert progress(1000, 250) == {"eventsReplayed": 750, "lagRemaining": 250, "percent": 75}
+    assert progress(0, 0)["percent"] == 100
+    assert progress(None, 5) == {}
