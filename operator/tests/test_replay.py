@@ -43,7 +43,7 @@ def test_offsets_and_timestamps_become_reset_arguments() -> None:
         ({"projection": "p", "strategy": "Sideways"}, "not one of InPlace, BlueGreen"),
         ({"projection": "p", "from": {"earliest": True, "timestamp": "x"}}, "exactly one"),
         ({"projection": "p", "from": {"timestamp": "yesterday"}}, "not an RFC 3339"),
-        ({"projection": "p", "from": {"timestamp": "2025-01-01T00:00:00"}}, "needs a timezone"),
+        ({"projection": "p", "from": {"timestamp": "2025-01-01T00:00:00"}}, "has no timezone"),
         ({"projection": "p", "from": {"timestamp": "2027-01-01T00:00:00Z"}}, "in the future"),
         ({"projection": "p", "from": {"offsets": {"0": -1}}}, "must not be negative"),
         ({"projection": "p", "from": {"offsets": {"a": 1}}}, "not partition: offset"),

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from readside_core.views import parse_time
+
 
 class Phase(enum.StrEnum):
     PENDING = "Pending"
@@ -95,14 +97,9 @@ def parse_spec(spec: dict[str, Any], now: datetime | None = None) -> ReplaySpec:
 
 def _parse_time(value: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidReplay(
-            f"spec.from.timestamp {value!r} is not an RFC 3339 time like 2024-03-01T09:00:00Z"
-        ) from None
-    if parsed.tzinfo is None:
-        raise InvalidReplay(f"spec.from.timestamp {value!r} needs a timezone (Z or +hh:mm)")
-    return parsed
+        return parse_time(value)
+    except ValueError as exc:
+        raise InvalidReplay(f"spec.from.timestamp {exc}") from None
 
 
 def _parse_offsets(raw: Any) -> dict[int, int]:

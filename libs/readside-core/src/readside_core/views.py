@@ -58,6 +58,17 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def parse_time(value: str) -> datetime:
+    """An RFC 3339 time with a timezone, as UTC; ValueError says what is wrong with it."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an RFC 3339 time like 2024-03-01T09:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no timezone: add Z or an offset like +02:00")
+    return parsed.astimezone(UTC)
+
+
 def order_to_json(view: OrderView) -> dict[str, Any]:
     """The seed's order response body (the fields of fixtures/sample.expected.json)."""
     return {

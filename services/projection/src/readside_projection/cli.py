@@ -11,6 +11,7 @@ import sys
 from datetime import datetime
 
 from readside_core.settings import SettingsError
+from readside_core.views import parse_time
 from readside_projection.settings import ProjectionSettings
 
 
@@ -37,14 +38,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _parse_time(value: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise SystemExit(
-            f"--timestamp {value!r} is not an RFC 3339 time like 2024-03-01T09:00:00Z"
-        ) from None
-    if parsed.tzinfo is None:
-        raise SystemExit(f"--timestamp {value!r} has no timezone: add Z or an offset like +02:00")
-    return parsed
+        return parse_time(value)
+    except ValueError as exc:
+        raise SystemExit(f"--timestamp {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> None:

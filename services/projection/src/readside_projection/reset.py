@@ -157,7 +157,7 @@ async def _flush_cache(redis_url: str) -> None:
     """Drop every cached order, page and generation, and tell query pods to flush theirs."""
     client = aioredis.from_url(redis_url, socket_timeout=5)
     try:
-        for pattern in ("order:*", "page:*", "gen:*", "number:*"):
+        for pattern in ("order:*", "page:*", "gen:*", "order_number:*"):
             batch: list[bytes] = []
             async for key in client.scan_iter(match=pattern, count=1000):
                 batch.append(key)

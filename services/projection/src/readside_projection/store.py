@@ -166,7 +166,7 @@ async def read_offsets(conn: AsyncConnection, group: str, topic: str) -> dict[in
     rows = await conn.execute(
         select(c.partition, c.next_offset).where(c.consumer_group == group, c.topic == topic)
     )
-    return dict(rows.all())
+    return {partition: offset for partition, offset in rows}
 
 
 async def store_offsets(
@@ -185,7 +185,7 @@ async def store_offsets(
             .where(c.consumer_group == group, c.topic == topic, c.partition == any_(parts_param))
             .with_for_update()
         )
-        stored = dict(rows.all())
+        stored: dict[int, int] = {partition: offset for partition, offset in rows}
         for part in parts:
             if stored.get(part) != expected.get((topic, part)):
                 raise OffsetsFenced(

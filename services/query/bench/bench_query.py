@@ -1,0 +1,314 @@
+"""Benchmark the query service with wrk, beside a bare Granian endpoint, in one run.
+
+    uv run python services/query/bench/bench_query.py [--duration 10] [--connections 64]
+
+Brings the local stack up (hack/stack), creates its own database, loads 10,000 orders of
+1,000 customers (generated events, folded), starts the real `readside-query` Granian process
+and drives wrk at it; then serves the same order body from bare Granian apps (ASGI and
+RSGI) and prints the ratio. Redis database 14 is the benchmark's own and is flushed.
+Everything, wrk included, shares this machine's cores: figures move with other load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import redis
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[2]
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
+
+from dataset import generate  # noqa: E402
+from support import free_port, write_views  # noqa: E402
+
+from readside_core.db import create_engine  # noqa: E402
+from readside_core.views import OrderView  # noqa: E402
+
+BENCH_REDIS_DB = 14
+HOT_SET = 100
+
+
+@dataclass
+class Result:
+    scenario: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    failures: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+def stack_env() -> dict[str, str]:
+    script = str(REPO / "hack" / "stack" / "stack.sh")
+    subprocess.run(["bash", script, "up"], check=True, capture_output=True)
+    out = subprocess.run(["bash", script, "env"], check=True, capture_output=True, text=True)
+    env = {}
+    for line in out.stdout.splitlines():
+        if line.startswith("export "):
+            name, _, value = line[len("export ") :].partition("=")
+            env[name] = value.strip("'\"")
+    return env
+
+
+@contextmanager
+def bench_database(admin_url: str) -> Iterator[str]:
+    name = f"readside_query_bench_{uuid.uuid4().hex[:8]}"
+    subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
+    url = f"{admin_url.rpartition('/')[0]}/{name}"
+    try:
+        alembic = [sys.executable, "-m", "alembic", "-c", str(REPO / "migrations" / "alembic.ini")]
+        subprocess.run(
+            [*alembic, "upgrade", "head"],
+            env={**os.environ, "DATABASE_URL": url},
+            check=True,
+            capture_output=True,
+        )
+        yield url
+    finally:
+        subprocess.run(
+            ["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+            check=False,
+        )
+
+
+async def load(url: str, views: list[OrderView]) -> None:
+    engine = create_engine(url)
+    try:
+        await write_views(engine, views)
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], ready_path: str) -> Iterator[str]:
+    """Start a server process on a free port; yield its base URL once `ready_path` is 200."""
+    port = free_port()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [part.replace("{port}", str(port)) for part in command],
+        env={**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1"},
+        cwd=HERE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"{command[0]} exited:\n{log.read().decode()}")
+            try:
+                if httpx.get(base + ready_path, timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{command} not ready within 60s")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def query_service(
+    database_url: str, redis_url: str, workers: int = 1, local_cache_size: int = 50_000
+) -> AbstractContextManager[str]:
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "WORKERS": str(workers),
+        "LOCAL_CACHE_SIZE": str(local_cache_size),
+        "LOG_LEVEL": "warning",
+    }
+    return server([sys.executable, "-m", "readside_query.main"], env, "/readyz")
+
+
+def bare_granian(interface: str, body_file: Path, workers: int = 1) -> AbstractContextManager[str]:
+    command = [
+        *(sys.executable, "-m", "granian", "--interface", interface, "--loop", "uvloop"),
+        *("--host", "127.0.0.1", "--port", "{port}", "--workers", str(workers)),
+        *("--log-level", "warning", "--http", "1", f"bare_app:{interface}_app"),
+    ]
+    return server(command, {"BARE_BODY_FILE": str(body_file)}, "/")
+
+
+def wrk(
+    scenario: str,
+    base: str,
+    paths: list[str],
+    *,
+    mode: str = "cycle",
+    duration: float,
+    connections: int,
+    threads: int = 2,
+) -> Result:
+    with tempfile.TemporaryDirectory() as scratch:
+        listing = Path(scratch) / "paths.txt"
+        listing.write_text("\n".join(paths) + "\n")
+        done_prefix = f"{scratch}/done-"
+        command = [
+            *("wrk", f"-t{threads}", f"-c{connections}", f"-d{round(duration)}s", "--latency"),
+            *("-s", str(HERE / "wrk_paths.lua"), base, "--", str(listing), mode, str(threads)),
+            done_prefix,
+        ]
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        if mode == "once":  # wrk would sleep out -d: interrupt it once every thread is done
+            done = [Path(f"{done_prefix}{n}") for n in range(1, threads + 1)]
+            while process.poll() is None and not all(p.exists() for p in done):
+                time.sleep(0.05)
+            process.send_signal(signal.SIGINT)
+        out, err = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed: {out}\n{err}")
+    line = next(line for line in out.splitlines() if line.startswith("WRK_JSON "))
+    data = json.loads(line[len("WRK_JSON ") :])
+    return Result(
+        scenario=scenario,
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        failures=data["errors"] + data["non_2xx_3xx"],
+    )
+
+
+def measure(scenario: str, base: str, paths: list[str], args: argparse.Namespace) -> Result:
+    """A warm-up run, then the measured one."""
+    wrk("warm-up", base, paths, duration=args.warmup, connections=args.connections)
+    result = wrk(scenario, base, paths, duration=args.duration, connections=args.connections)
+    print(f"  {scenario}: {result.rate:,.0f} req/s", flush=True)
+    return result
+
+
+def once(scenario: str, base: str, paths: list[str], args: argparse.Namespace) -> Result:
+    """Each path about once (no warm-up): what a cold cache costs."""
+    result = wrk(
+        scenario,
+        base,
+        paths,
+        mode="once",
+        duration=max(args.duration, 60),
+        connections=args.connections,
+    )
+    print(f"  {scenario}: {result.rate:,.0f} req/s", flush=True)
+    return result
+
+
+def print_table(results: list[Result]) -> None:
+    print()
+    print(f"{'scenario':<52} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}")
+    print("-" * 88)
+    for r in results:
+        print(f"{r.scenario:<52} {r.rate:>9,.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.failures:>7}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per run")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--customers", type=int, default=1_000)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+
+    env = stack_env()
+    redis_url = f"{env['REDIS_URL'].rpartition('/')[0]}/{BENCH_REDIS_DB}"
+    views = generate(args.orders, args.customers)
+    ids = [f"/api/v1/orders/{v.order_id}" for v in views]
+    hot, cold = ids[:HOT_SET], ids[HOT_SET:]
+    customers = sorted({f"/api/v1/customers/{v.customer_id}/orders" for v in views})
+    print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f} (1 min)")
+    print(
+        f"dataset: {len(views):,} orders, {len(customers):,} customers; wrk: 2 threads, "
+        f"{args.connections} connections, {args.duration:g}s after {args.warmup:g}s warm-up"
+    )
+
+    results: list[Result] = []
+    with bench_database(env["DATABASE_URL"]) as database_url:
+        asyncio.run(load(database_url, views))
+        redis.Redis.from_url(redis_url).flushdb()
+        body_file = Path(tempfile.mkstemp(suffix=".json")[1])
+        try:
+            with query_service(database_url, redis_url) as base:
+                body_file.write_bytes(httpx.get(base + hot[0]).content)
+                results.append(
+                    measure("by id, cache warm (100 hot ids, local hits)", base, hot, args)
+                )
+                results.append(once(f"by id, cold ({len(cold):,} ids once each)", base, cold, args))
+                results.append(
+                    once(
+                        f"list by customer, cold ({len(customers):,} once each)",
+                        base,
+                        customers,
+                        args,
+                    )
+                )
+                results.append(
+                    measure("list by customer, limit 20, cache warm", base, customers, args)
+                )
+            with query_service(database_url, redis_url, local_cache_size=0) as base:
+                results.append(measure("by id, local cache off (Redis hits)", base, ids, args))
+            with query_service(database_url, redis_url, workers=2) as base:
+                results.append(measure("by id, cache warm, WORKERS=2", base, hot, args))
+            bare: dict[str, Result] = {}
+            for interface in ("asgi", "rsgi"):
+                with bare_granian(interface, body_file) as base:
+                    bare[interface] = measure(
+                        f"bare Granian {interface.upper()}, same bytes", base, ["/"], args
+                    )
+            with bare_granian("rsgi", body_file, workers=2) as base:
+                bare2 = measure("bare Granian RSGI, same bytes, 2 workers", base, ["/"], args)
+            results += [*bare.values(), bare2]
+        finally:
+            body_file.unlink(missing_ok=True)
+
+    print_table(results)
+    warm = results[0]
+    best = max(bare.values(), key=lambda r: r.rate)
+    print()
+    print(
+        f"by id warm / bare Granian ({best.scenario.split(',')[0][13:]}): "
+        f"{warm.rate / best.rate:.2f}x; / bare ASGI: {warm.rate / bare['asgi'].rate:.2f}x"
+    )
+    print(
+        f"cold = never requested before, Redis database {BENCH_REDIS_DB} flushed at the start: "
+        "every request misses both caches, reads PostgreSQL and fills both; the run ends when "
+        "each path was answered once (at most one repeat per connection at the very end). "
+        "warm = after a warm-up over the same paths: in-process cache hits. Redis hits = a "
+        "second server with LOCAL_CACHE_SIZE=0 over all ids, all in Redis by then."
+    )
+
+
+if __name__ == "__main__":
+    main()

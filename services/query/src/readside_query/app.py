@@ -1,0 +1,93 @@
+"""The composition root: `create_app(settings)` wires everything; nothing connects on import.
+
+The Litestar lifespan builds the engine, the Redis client, the caches and the invalidation
+subscriber, and closes them on shutdown. `build_asgi_app` adds the request-metrics wrapper
+and, only when OTEL_EXPORTER_OTLP_ENDPOINT is set, OpenTelemetry's ASGI middleware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+
+from readside_core.db import create_engine
+from readside_core.repository import OrderViewRepository
+from readside_core.telemetry import setup_tracing
+from readside_query.breaker import CircuitBreaker
+from readside_query.edge import Edge
+from readside_query.errors import EXCEPTION_HANDLERS
+from readside_query.local_cache import LocalCache
+from readside_query.openapi import openapi_config
+from readside_query.probes import PROBE_ROUTES
+from readside_query.reads import OrderReads
+from readside_query.redis_cache import RedisCache, connect_redis
+from readside_query.routes import ORDER_ROUTES
+from readside_query.settings import QuerySettings
+from readside_query.subscriber import InvalidationSubscriber
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = "readside-query"
+
+
+def create_app(settings: QuerySettings, local: LocalCache | None = None) -> Litestar:
+    """The Litestar app; `local` is the in-process cache (shared with the Edge fast path)."""
+    local = new_local_cache(settings) if local is None else local
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        redis_client = connect_redis(settings.redis_url, settings.redis_timeout_seconds)
+        if settings.otlp_endpoint:
+            setup_tracing(SERVICE_NAME, sqlalchemy_engine=engine, redis=True)
+        redis_cache = RedisCache(
+            redis_client,
+            settings.cache_ttl_seconds,
+            CircuitBreaker(settings.redis_breaker_seconds),
+        )
+        subscriber = InvalidationSubscriber(settings.redis_url, local)
+        task = asyncio.create_task(subscriber.run(), name="invalidation-subscriber")
+        app.state.update(
+            engine=engine,
+            redis_cache=redis_cache,
+            redis_required=settings.ready_requires_redis,
+            subscriber=subscriber,
+            reads=OrderReads(OrderViewRepository(engine), local, redis_cache),
+        )
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await redis_cache.close()
+            await engine.dispose()
+
+    return Litestar(
+        route_handlers=[*ORDER_ROUTES, *PROBE_ROUTES],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=openapi_config(),
+        state=State({"local_cache": local}),
+        debug=False,
+    )
+
+
+def new_local_cache(settings: QuerySettings) -> LocalCache:
+    return LocalCache(settings.local_cache_size, settings.cache_ttl_seconds)
+
+
+def build_asgi_app(settings: QuerySettings) -> Any:
+    """What Granian serves: the app behind the Edge (and tracing when configured)."""
+    local = new_local_cache(settings)
+    app: Any = Edge(create_app(settings, local), local)
+    if settings.otlp_endpoint:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        app = OpenTelemetryMiddleware(app)
+    return app

@@ -1,0 +1,76 @@
+"""Response shapes for the OpenAPI document only: handlers return prebuilt bytes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+
+
+class OrderBody(msgspec.Struct):
+    order_id: str
+    customer_id: str
+    order_number: str
+    status: str
+    total_amount: float
+    currency: str
+    items: list[dict[str, Any]]
+    tracking_number: str | None
+    carrier: str | None
+    created_at: str
+    updated_at: str
+    version: int
+
+
+class CustomerOrdersBody(msgspec.Struct):
+    orders: list[OrderBody]
+    total: int
+    limit: int
+    offset: int
+
+
+class StatusOrdersBody(msgspec.Struct):
+    orders: list[OrderBody]
+    status: str
+    limit: int
+    offset: int
+
+
+class CustomerSummaryBody(msgspec.Struct):
+    customer_id: str
+    order_count: int
+    orders_by_status: dict[str, int]
+    spent_by_currency: dict[str, float]
+    first_order_at: str
+    last_order_at: str
+
+
+class ErrorDetail(msgspec.Struct):
+    parameter: str | None
+    source: str | None
+    message: str
+
+
+class ErrorBody(msgspec.Struct):
+    error: str
+    message: str
+    detail: list[ErrorDetail]
+
+
+def ok(container: type, description: str) -> dict[int, ResponseSpec]:
+    return {200: ResponseSpec(data_container=container, description=description)}
+
+
+BAD_REQUEST = {400: ResponseSpec(data_container=ErrorBody, description="A bad parameter")}
+NOT_FOUND = {404: ResponseSpec(data_container=ErrorBody, description="Not found")}
+NOT_MODIFIED = {304: ResponseSpec(data_container=None, description="If-None-Match matched")}
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Readside query service",
+        version="1.0.0",
+        description="Order read models (CQRS query side), cached in-process and in Redis.",
+        path="/schema",
+    )

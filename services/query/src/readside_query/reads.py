@@ -1,0 +1,159 @@
+"""Answering queries through the cache layers: in-process, then Redis, then PostgreSQL.
+
+Each method returns prebuilt response bytes (or None for "not found"); encoding happens once,
+when a body enters the cache. Fills follow readside_core.cache: orders through SET_IF_NEWER,
+pages under the generation read *before* querying PostgreSQL, local entries only with a
+ticket taken before the read (see local_cache).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+from readside_core.cache import customer_scope, order_key, status_scope
+from readside_core.repository import OrderViewRepository
+from readside_core.views import OrderStatus, json_encoder, order_to_json, summary_to_json
+from readside_query.etag import TaggedBody
+from readside_query.local_cache import LocalCache
+from readside_query.metrics import CACHE_STATS
+from readside_query.params import ListQuery
+from readside_query.redis_cache import RedisCache
+
+SUMMARY_QUERY = "summary"
+
+_LOOKUPS = CACHE_STATS.lookups
+
+
+class OrderReads:
+    def __init__(self, repository: OrderViewRepository, local: LocalCache, redis: RedisCache):
+        self._repository = repository
+        self._local = local
+        self._redis = redis
+
+    async def order(self, order_id: UUID) -> TaggedBody | None:
+        key = order_key(order_id)
+        hit: TaggedBody | None = self._local.get(key)
+        if hit is not None:
+            _LOOKUPS["local", "order", "hit"] += 1
+            return hit
+        _LOOKUPS["local", "order", "miss"] += 1
+        ticket = self._local.ticket(key)
+        body = await self._redis.get_order(key)
+        if body is not None:
+            _LOOKUPS["redis", "order", "hit"] += 1
+            tagged = TaggedBody(body)
+        else:
+            _LOOKUPS["redis", "order", "miss"] += 1
+            view = await self._repository.get_by_id(order_id)
+            if view is None:
+                return None
+            tagged = TaggedBody(json_encoder.encode(order_to_json(view)))
+            await self._redis.fill_order(key, view.version, tagged.body)
+        self._local.put(key, tagged, ticket, key)
+        return tagged
+
+    async def order_by_number(self, order_number: str) -> TaggedBody | None:
+        order_id = await self._order_id(order_number)
+        return None if order_id is None else await self.order(order_id)
+
+    async def _order_id(self, order_number: str) -> UUID | None:
+        # number -> id never changes: no invalidation needed, at either layer.
+        key = "number:" + order_number
+        hit: UUID | None = self._local.get(key)
+        if hit is not None:
+            _LOOKUPS["local", "number", "hit"] += 1
+            return hit
+        _LOOKUPS["local", "number", "miss"] += 1
+        ticket = self._local.ticket(key)
+        cached = await self._redis.get_order_id(order_number)
+        if cached is not None:
+            _LOOKUPS["redis", "number", "hit"] += 1
+            order_id = UUID(cached)
+        else:
+            _LOOKUPS["redis", "number", "miss"] += 1
+            view = await self._repository.search_by_order_number(order_number)
+            if view is None:
+                return None
+            order_id = view.order_id
+            await self._redis.fill_order_id(order_number, str(order_id))
+        self._local.put(key, order_id, ticket, key)
+        return order_id
+
+    async def customer_orders(self, customer_id: UUID, query: ListQuery) -> bytes:
+        async def load() -> bytes:
+            # One after the other: each holds one pooled connection at a time, so a full
+            # pool cannot deadlock (requests holding one connection, waiting for a second).
+            views = await self._repository.list_by_customer(
+                customer_id, query.limit, query.offset, query.filters
+            )
+            total = await self._repository.count_by_customer(customer_id, query.filters)
+            return _encode(
+                {
+                    "orders": [order_to_json(v) for v in views],
+                    "total": total,
+                    "limit": query.limit,
+                    "offset": query.offset,
+                }
+            )
+
+        page = await self._page(customer_scope(customer_id), query.cache_query, "page", load)
+        assert page is not None
+        return page
+
+    async def status_orders(self, status: OrderStatus, query: ListQuery) -> bytes:
+        async def load() -> bytes:
+            views = await self._repository.list_by_status(
+                status, query.limit, query.offset, query.filters
+            )
+            return _encode(
+                {
+                    "orders": [order_to_json(v) for v in views],
+                    "status": status.value,
+                    "limit": query.limit,
+                    "offset": query.offset,
+                }
+            )
+
+        page = await self._page(status_scope(status.value), query.cache_query, "page", load)
+        assert page is not None
+        return page
+
+    async def customer_summary(self, customer_id: UUID) -> bytes | None:
+        async def load() -> bytes | None:
+            summary = await self._repository.get_customer_summary(customer_id)
+            return None if summary is None else _encode(summary_to_json(summary))
+
+        return await self._page(customer_scope(customer_id), SUMMARY_QUERY, "summary", load)
+
+    async def _page(
+        self,
+        scope: str,
+        query: str,
+        kind: str,
+        load: Callable[[], Awaitable[bytes | None]],
+    ) -> bytes | None:
+        key = f"page:{scope}:{query}"
+        hit: bytes | None = self._local.get(key)
+        if hit is not None:
+            _LOOKUPS["local", kind, "hit"] += 1
+            return hit
+        _LOOKUPS["local", kind, "miss"] += 1
+        ticket = self._local.ticket(scope)
+        generation, body = await self._redis.get_page(scope, query)
+        if body is not None:
+            _LOOKUPS["redis", kind, "hit"] += 1
+        else:
+            _LOOKUPS["redis", kind, "miss"] += 1
+            body = await load()
+            if body is None:
+                return None
+            if generation is not None:
+                await self._redis.fill_page(scope, generation, query, body)
+        self._local.put(key, body, ticket, scope, scope=scope)
+        return body
+
+
+def _encode(value: dict[str, Any]) -> bytes:
+    return json_encoder.encode(value)

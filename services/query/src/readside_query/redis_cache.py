@@ -1,0 +1,126 @@
+"""The Redis layer of the cache, following readside_core.cache's protocol.
+
+Every call has a short socket timeout and no retries. A failure is counted, logged at most
+every few seconds, and opens the circuit breaker, so later requests skip Redis for a
+moment instead of waiting on it: a lookup then reports a miss and a fill does nothing.
+Requests never see a Redis error.
+
+Beyond the protocol's keys this layer owns `order_number:{order_number}` -> order id (the
+number never changes, so the mapping needs no invalidation; it expires with the TTL).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from readside_core.cache import GET_PAGE, SET_IF_NEWER, generation_key, page_key
+from readside_query.breaker import CircuitBreaker, RateLimitedLog
+from readside_query.metrics import REDIS_ERRORS, REDIS_SKIPPED
+
+log = logging.getLogger(__name__)
+
+REDIS_FAILURES = (RedisError, OSError)
+
+
+def number_key(order_number: str) -> str:
+    return f"order_number:{order_number}"
+
+
+def no_retries() -> Retry:
+    return Retry(NoBackoff(), 0)
+
+
+def connect_redis(url: str, timeout_seconds: float, max_connections: int = 64) -> aioredis.Redis:
+    """A client that fails fast: short timeouts, no retries (the breaker decides).
+
+    The pool blocks (up to the timeout) when all connections are busy, instead of failing at
+    once: a burst of misses must not look like Redis being down.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=timeout_seconds,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        retry=no_retries(),
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
+class RedisCache:
+    def __init__(self, client: aioredis.Redis, ttl_seconds: int, breaker: CircuitBreaker):
+        self._client = client
+        self._ttl = ttl_seconds
+        self._breaker = breaker
+        self._log = RateLimitedLog(log)
+        self._set_if_newer = client.register_script(SET_IF_NEWER)
+        self._get_page = client.register_script(GET_PAGE)
+
+    async def get_order(self, key: str) -> bytes | None:
+        body: bytes | None = await self._call("get_order", self._client.get(key))
+        return body
+
+    async def fill_order(self, key: str, version: int, body: bytes) -> None:
+        await self._call(
+            "fill_order", self._set_if_newer(keys=[key], args=[self._ttl, version, body])
+        )
+
+    async def get_order_id(self, order_number: str) -> str | None:
+        raw = await self._call("get_order_id", self._client.get(number_key(order_number)))
+        return raw.decode() if raw is not None else None
+
+    async def fill_order_id(self, order_number: str, order_id: str) -> None:
+        set_call = self._client.set(number_key(order_number), order_id, ex=self._ttl)
+        await self._call("fill_order_id", set_call)
+
+    async def get_page(self, scope: str, query: str) -> tuple[int | None, bytes | None]:
+        """(generation, page body or None); generation None when Redis could not answer."""
+        reply = await self._call(
+            "get_page",
+            self._get_page(keys=[generation_key(scope)], args=[scope, query, self._ttl]),
+        )
+        if reply is None:
+            return None, None
+        generation, page = reply
+        return int(generation), page or None
+
+    async def fill_page(self, scope: str, generation: int, query: str, body: bytes) -> None:
+        key = page_key(scope, generation, query)
+        await self._call("fill_page", self._client.set(key, body, ex=self._ttl))
+
+    async def ping(self) -> bool:
+        """For readiness: goes to Redis whatever the breaker says; never raises."""
+        try:
+            await self._client.ping()
+        except REDIS_FAILURES:
+            return False
+        return True
+
+    async def _call(self, operation: str, call: Any) -> Any:
+        if not self._breaker.allows():
+            call.close()  # the coroutine was never awaited
+            REDIS_SKIPPED.inc()
+            return None
+        try:
+            result = await call
+        except REDIS_FAILURES as exc:
+            self._breaker.failed()
+            REDIS_ERRORS.labels(operation).inc()
+            self._log.warning(
+                "redis %s failed, serving from PostgreSQL for %.1fs: %r",
+                operation,
+                self._breaker.open_seconds,
+                exc,
+            )
+            return None
+        self._breaker.succeeded()
+        return result
+
+    async def close(self) -> None:
+        await self._client.aclose()

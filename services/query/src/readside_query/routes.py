@@ -1,0 +1,157 @@
+"""HTTP routes: parse parameters, call one OrderReads method, map the result to a response."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIType
+from litestar.params import PathParameter, QueryParameter
+from litestar.response.base import ASGIResponse
+
+from readside_core.views import OrderStatus
+from readside_query.edge import if_none_match
+from readside_query.errors import not_found
+from readside_query.etag import TaggedBody, none_match
+from readside_query.openapi import (
+    BAD_REQUEST,
+    NOT_FOUND,
+    NOT_MODIFIED,
+    CustomerOrdersBody,
+    CustomerSummaryBody,
+    OrderBody,
+    StatusOrdersBody,
+    ok,
+)
+from readside_query.params import parse_list_query, parse_order_number, parse_status, parse_uuid
+from readside_query.reads import OrderReads
+
+JSON = "application/json"
+AnyRequest = Request[Any, Any, Any]
+
+
+def _query(description: str, **schema: Any) -> QueryParameter:
+    # Parsed as text by readside_query.params (one place for every 400 message); the OpenAPI
+    # schema states the real contract.
+    return QueryParameter(description=description, schema_extra={"oneOf": None, **schema})
+
+
+def _path(description: str, **schema: Any) -> PathParameter:
+    return PathParameter(description=description, schema_extra=schema)
+
+
+_TIME = {"type": OpenAPIType.STRING, "format": OpenAPIFormat.DATE_TIME}
+_AMOUNT = {"type": OpenAPIType.STRING, "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"}
+Limit = Annotated[
+    str | None,
+    _query("Page size.", type=OpenAPIType.INTEGER, minimum=1, maximum=100, default=20),
+]
+Offset = Annotated[
+    str | None, _query("Rows to skip.", type=OpenAPIType.INTEGER, minimum=0, default=0)
+]
+CreatedFrom = Annotated[str | None, _query("Created at or after (RFC 3339, with zone).", **_TIME)]
+CreatedTo = Annotated[str | None, _query("Created at or before (RFC 3339, with zone).", **_TIME)]
+MinTotal = Annotated[str | None, _query("Smallest total_amount.", **_AMOUNT)]
+MaxTotal = Annotated[str | None, _query("Largest total_amount.", **_AMOUNT)]
+OrderId = Annotated[str, _path("The order's id.", format=OpenAPIFormat.UUID)]
+CustomerId = Annotated[str, _path("The customer's id.", format=OpenAPIFormat.UUID)]
+OrderNumber = Annotated[str, _path("e.g. ORD-05b4c4250bab.", minLength=1, maxLength=50)]
+Status = Annotated[str, _path("Exact, upper case.", enum=[s.value for s in OrderStatus])]
+ORDER_RESPONSES = {**ok(OrderBody, "The order"), **NOT_MODIFIED, **BAD_REQUEST, **NOT_FOUND}
+
+
+def _reads(request: AnyRequest) -> OrderReads:
+    reads: OrderReads = request.app.state.reads
+    return reads
+
+
+def _json(body: bytes) -> ASGIResponse:
+    return ASGIResponse(body=body, media_type=JSON)
+
+
+def order_response(request: AnyRequest, tagged: TaggedBody | None, missing: str) -> ASGIResponse:
+    """200 with the body and its ETag, 304 if the client has it already, or 404."""
+    if tagged is None:
+        raise not_found(missing)
+    if none_match(if_none_match(request.scope), tagged.etag):
+        return ASGIResponse(status_code=304, headers={"etag": tagged.etag})
+    return ASGIResponse(body=tagged.body, media_type=JSON, headers={"etag": tagged.etag})
+
+
+@get("/api/v1/orders/{order_id:str}", responses=ORDER_RESPONSES)
+async def get_order(request: AnyRequest, order_id: OrderId) -> ASGIResponse:
+    """One order by id, with a strong ETag (If-None-Match answers 304)."""
+    # Local cache hits never get here: readside_query.edge answers them.
+    tagged = await _reads(request).order(parse_uuid(order_id, "order_id"))
+    return order_response(request, tagged, f"order {order_id} not found")
+
+
+@get("/api/v1/orders/number/{order_number:str}", responses=ORDER_RESPONSES)
+async def get_order_by_number(
+    request: AnyRequest,
+    order_number: Annotated[str, PathParameter(description="e.g. ORD-05b4c4250bab")],
+) -> ASGIResponse:
+    """One order by its order number, with the same ETag as by id."""
+    tagged = await _reads(request).order_by_number(parse_order_number(order_number))
+    return order_response(request, tagged, f"order number {order_number!r} not found")
+
+
+@get(
+    "/api/v1/customers/{customer_id:str}/orders",
+    responses={**ok(CustomerOrdersBody, "A page of the customer's orders"), **BAD_REQUEST},
+)
+async def list_customer_orders(
+    request: AnyRequest,
+    customer_id: CustomerId,
+    limit: Limit = None,
+    offset: Offset = None,
+    created_from: CreatedFrom = None,
+    created_to: CreatedTo = None,
+    min_total: MinTotal = None,
+    max_total: MaxTotal = None,
+) -> ASGIResponse:
+    """A customer's orders, newest first; `total` counts every match of the filters."""
+    query = parse_list_query(limit, offset, created_from, created_to, min_total, max_total)
+    customer = parse_uuid(customer_id, "customer_id")
+    return _json(await _reads(request).customer_orders(customer, query))
+
+
+@get(
+    "/api/v1/orders/status/{status:str}",
+    responses={**ok(StatusOrdersBody, "A page of orders in this status"), **BAD_REQUEST},
+)
+async def list_orders_by_status(
+    request: AnyRequest,
+    status: Status,
+    limit: Limit = None,
+    offset: Offset = None,
+    created_from: CreatedFrom = None,
+    created_to: CreatedTo = None,
+    min_total: MinTotal = None,
+    max_total: MaxTotal = None,
+) -> ASGIResponse:
+    """Orders in one status (CREATED, CONFIRMED, CANCELLED, SHIPPED, DELIVERED), newest first."""
+    query = parse_list_query(limit, offset, created_from, created_to, min_total, max_total)
+    return _json(await _reads(request).status_orders(parse_status(status), query))
+
+
+@get(
+    "/api/v1/customers/{customer_id:str}/summary",
+    responses={**ok(CustomerSummaryBody, "The customer's summary"), **BAD_REQUEST, **NOT_FOUND},
+)
+async def get_customer_summary(request: AnyRequest, customer_id: CustomerId) -> ASGIResponse:
+    """Order count by status, amount spent by currency, first and last order times."""
+    customer = parse_uuid(customer_id, "customer_id")
+    body = await _reads(request).customer_summary(customer)
+    if body is None:
+        raise not_found(f"no orders for customer {customer_id}")
+    return _json(body)
+
+
+ORDER_ROUTES = [
+    get_order,
+    get_order_by_number,
+    list_customer_orders,
+    list_orders_by_status,
+    get_customer_summary,
+]

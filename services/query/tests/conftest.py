@@ -1,0 +1,64 @@
+"""Fixtures for the query service's integration tests: a loaded database, a real server."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from readside_core.db import create_engine
+from readside_core.views import OrderView
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from support import fold_file, running_query_service, write_views
+
+# Our own Redis database number: keys are fixed by the protocol, so this keeps them apart
+# from other suites' (pub/sub channels are shared by all databases, which is harmless).
+QUERY_TEST_REDIS_DB = 7
+
+
+@pytest.fixture(scope="session")
+def query_redis_url(redis_url: str) -> str:
+    base, _, _ = redis_url.rpartition("/")
+    return f"{base}/{QUERY_TEST_REDIS_DB}"
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def sample_views(engine: AsyncEngine, sample_events_path: Path) -> dict[UUID, OrderView]:
+    """The sample events folded and written to the session's database."""
+    views = fold_file(sample_events_path)
+    await write_views(engine, views.values())
+    return views
+
+
+@pytest.fixture(scope="session")
+def query_service(
+    database_url: str, query_redis_url: str, sample_views: dict[UUID, OrderView]
+) -> Iterator[str]:
+    """A real `readside-query` (Granian) over the loaded database; yields its base URL."""
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": query_redis_url,
+        "REDIS_BREAKER_SECONDS": "0.5",
+    }
+    with running_query_service(env) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+async def api(query_service: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=query_service, timeout=10.0) as client:
+        yield client
