@@ -75,6 +75,8 @@ async def run(settings: ProjectionSettings) -> None:
         max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_bytes=32 * 1024 * 1024,
         isolation_level="read_committed",
+        # Notice a topic created after start-up (or new partitions) within seconds, not 5 min.
+        metadata_max_age_ms=10_000,
     )
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_brokers, acks="all", enable_idempotence=True

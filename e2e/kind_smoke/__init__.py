@@ -1,0 +1,1 @@
+"""Smoke tests of the air-gapped kind cluster (see docs/airgap.md)."""

@@ -1,0 +1,3 @@
+module readside.local/pause
+
+go 1.22
