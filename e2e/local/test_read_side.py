@@ -75,8 +75,12 @@ def read_side(
     fresh_database_url: str, stack_env: dict[str, str], tmp_path: Path
 ) -> Iterator[ReadSide]:
     suffix = uuid.uuid4().hex[:8]
+    # A Redis database of its own, emptied: cache keys are per deployment, not per topic.
+    redis_url = stack_env["REDIS_URL"].rpartition("/")[0] + "/5"
+    subprocess.run(["redis-cli", "-u", redis_url, "FLUSHDB"], check=True, capture_output=True)
     env = {
         **stack_env,
+        "REDIS_URL": redis_url,
         "DATABASE_URL": fresh_database_url,
         "KAFKA_TOPIC": f"order-events-{suffix}",
         "CONSUMER_GROUP": f"projection-{suffix}",
