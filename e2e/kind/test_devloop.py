@@ -36,7 +36,7 @@ def test_skaffold_config_is_valid(skaffold: str) -> None:
 
 def test_skaffold_renders_the_kind_profile(skaffold: str, helm: str) -> None:
     done = run(
-        [skaffold, "render", "-p", "kind", "--digest-source=none", "--offline=true"],
+        [skaffold, "render", "-p", "kind", "--digest-source=tag", "--offline=true"],
         timeout=300,
         check=False,
     )
@@ -44,3 +44,5 @@ def test_skaffold_renders_the_kind_profile(skaffold: str, helm: str) -> None:
     assert "kind: Deployment" in done.stdout
     assert "name: readside-query" in done.stdout
     assert "name: kafka" in done.stdout
+    # Image references come from the computed input-digest tags, not an empty template.
+    assert "image: readside-query:" in done.stdout

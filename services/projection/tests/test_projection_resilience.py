@@ -24,6 +24,22 @@ async def _wait_progress(harness: Any, at_least: int, within: float = 60) -> Non
             await asyncio.sleep(0.1)
 
 
+async def _wait_group_stable(harness: Any) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=harness.brokers)
+    await admin.start()
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                groups = (await admin.describe_consumer_groups([harness.group]))[0].groups
+                if groups and groups[0][2] == "Stable":
+                    return
+                await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+
+
 async def test_two_consumers_with_a_rebalance_mid_stream_lose_and_double_nothing(
     harness: Any, assert_exact: Any
 ) -> None:
@@ -91,4 +107,28 @@ async def test_a_postgresql_restart_mid_stream_recovers_exactly(
     stack_ctl("restart", "postgres")
     await publishing
     await harness.wait_caught_up(within=180)
+    await assert_exact(messages)
+
+
+async def test_a_topic_created_after_start_up_is_read_from_its_first_offset(
+    harness: Any, assert_exact: Any
+) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from readside_projection.events_tool import publish
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=harness.brokers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(harness.topic, 4, 1)])
+    finally:
+        await admin.close()
+    # Started at once, it may join before the new topic's metadata reaches it.
+    harness.projection(BATCH_TIMEOUT_MS="20")
+    await _wait_group_stable(harness)
+    messages = list(generate(6000, seed=9))
+    # Events flow for longer than the consumer's metadata refresh (10 s): the partitions are
+    # assigned while the topic fills, and must still be read from offset 0.
+    await publish(messages, brokers=harness.brokers, topic=harness.topic, rate=1300)
+    await harness.wait_caught_up(within=120)
     await assert_exact(messages)

@@ -108,53 +108,22 @@ class Projection:
         log.info("assigned %s, resuming from PostgreSQL offsets", _describe(assigned, stored))
 
     async def run(self) -> None:
-        """Consume until `stop` is set; the batch in hand is finished and committed first.
-
-        The next batch is fetched while the current one commits, so Kafka fetches overlap
-        PostgreSQL round trips. A fetch started before a rebalance or a re-seek is dropped:
-        its records may predate the offsets the consumer now resumes from.
-        """
-        prefetch = asyncio.create_task(self._fetch())
-        try:
-            while not self.stop.is_set():
-                generation, fetched = await prefetch
-                if generation != self.generation:
-                    await self._rewind(fetched)
-                    prefetch = asyncio.create_task(self._fetch())
-                    continue
-                prefetch = asyncio.create_task(self._fetch())
-                records = self._fresh(fetched)
-                if records:
-                    await self.process(records)
-                self._record_lag()
-        finally:
-            prefetch.cancel()
-
-    async def _rewind(self, fetched: dict[TopicPartition, list[object]]) -> None:
-        """Put partitions whose fetched records were dropped back at their stored offsets."""
-        assigned = self.consumer.assignment()
-        for tp in fetched:
-            if tp not in assigned:
+        """Consume until `stop` is set; the batch in hand is finished and committed first."""
+        while not self.stop.is_set():
+            try:
+                fetched = await self.consumer.getmany(
+                    timeout_ms=self.settings.batch_timeout_ms,
+                    max_records=self.settings.batch_max_records,
+                )
+            except KafkaError as exc:
+                self.health.kafka = f"fetch failed: {exc}"
+                log.warning("fetch from Kafka failed: %s", exc)
+                await asyncio.sleep(1)
                 continue
-            offset = self.positions.get((tp.topic, tp.partition))
-            if offset is None:
-                await self.consumer.seek_to_beginning(tp)
-            else:
-                self.consumer.seek(tp, offset)
-
-    async def _fetch(self) -> tuple[int, dict[TopicPartition, list[object]]]:
-        generation = self.generation
-        try:
-            fetched = await self.consumer.getmany(
-                timeout_ms=self.settings.batch_timeout_ms,
-                max_records=self.settings.batch_max_records,
-            )
-        except KafkaError as exc:
-            self.health.kafka = f"fetch failed: {exc}"
-            log.warning("fetch from Kafka failed: %s", exc)
-            await asyncio.sleep(1)
-            return generation, {}
-        return generation, fetched
+            records = self._fresh(fetched)
+            if records:
+                await self.process(records)
+            self._record_lag()
 
     def _fresh(self, fetched: dict[TopicPartition, list[object]]) -> list[Record]:
         """Records of partitions still ours, past what PostgreSQL already holds."""
@@ -187,7 +156,6 @@ class Projection:
                 except OffsetsFenced as exc:
                     metrics.RETRIES.labels("fenced").inc()
                     log.warning("%s; re-seeking to stored offsets", exc)
-                    self.generation += 1
                     await self.seek_to_stored(list(self.consumer.assignment()))
                     return
                 except IntegrityError as exc:
