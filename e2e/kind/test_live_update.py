@@ -1,6 +1,6 @@
 """Tilt's live update: an edit to the query service's source shows in the running pod
 without an image rebuild or a new pod. Uses the dev loop's deployment (default namespace),
-so run it after `tilt ci` (make e2e does); READSIDE_E2E_LIVE_UPDATE=0 skips it."""
+so it runs only when asked: READSIDE_E2E_LIVE_UPDATE=1 (make e2e sets it)."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def tilt_up(tilt: str, cluster: str) -> Iterator[int]:
-    if os.environ.get("READSIDE_E2E_LIVE_UPDATE", "1") == "0":
-        pytest.skip("READSIDE_E2E_LIVE_UPDATE=0")
+    if os.environ.get("READSIDE_E2E_LIVE_UPDATE", "0") != "1":
+        pytest.skip("runs tilt up against the cluster: set READSIDE_E2E_LIVE_UPDATE=1 (make e2e)")
     if ORIGINAL_BODY not in PROBES.read_text():
         pytest.skip("probes.py changed shape; update this test's edit")
     port = free_port()

@@ -58,7 +58,8 @@ dev-down: ## remove what `make dev` deployed (the cluster stays)
 
 e2e: kind-up kind-load-deps kind-load-app ## tilt ci, then the kind e2e suite, then helm test
 	cd $(READSIDE_ROOT) && $(DEPLOY_ENV) tilt ci --timeout 20m
-	cd $(READSIDE_ROOT) && $(DEPLOY_ENV) READSIDE_E2E_NAMESPACE=$(E2E_NAMESPACE) $(KIND_PYTEST) -m kind e2e/kind
+	cd $(READSIDE_ROOT) && $(DEPLOY_ENV) READSIDE_E2E_NAMESPACE=$(E2E_NAMESPACE) READSIDE_E2E_LIVE_UPDATE=1 \
+	  $(KIND_PYTEST) -m kind e2e/kind
 	$(DEPLOY_ENV) helm test readside -n $(E2E_NAMESPACE) --logs --timeout 5m
 
 e2e-kind: ## only the kind e2e suite (chart, kustomize, Tilt/skaffold checks, the release in kind)

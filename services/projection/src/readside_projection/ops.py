@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -21,13 +21,12 @@ class Health:
 
     database: str | None = "not checked yet"  # None when fine, else why not
     kafka: str | None = "not checked yet"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def problems(self) -> list[str]:
         found = [f"postgresql: {self.database}"] if self.database else []
         found += [f"kafka: {self.kafka}"] if self.kafka else []
-        return found + [f"{k}: {v}" for k, v in self.extra.items()]
+        return found
 
 
 def _response(status: str, body: bytes, content_type: str = "text/plain; charset=utf-8") -> bytes:
