@@ -60,8 +60,36 @@ class Release:
         self.helm(*args, timeout=900)
 
     def publish(self, path: Path, rate: float = 0) -> subprocess.Popen[str]:
-        """Publish a .jsonl file into the in-cluster Kafka with `readside-events`, from the
-        projection pod (its environment names the brokers and topic)."""
+        """Publish a .jsonl file into the in-cluster Kafka with `readside-events`, from a
+        one-off pod of the projection image with the projection's brokers and topic: not from
+        a release pod, which an upgrade would replace in the middle of the stream."""
+        deployment = json.loads(
+            self.kubectl("get", "deploy/readside-projection", "-o", "json").stdout
+        )
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        name = f"readside-publisher-{os.urandom(3).hex()}"
+        # The projection's own environment (ConfigMap and Secret references included).
+        overrides = {
+            "spec": {
+                "containers": [
+                    {
+                        "name": name,
+                        "image": container["image"],
+                        "env": container.get("env", []),
+                        "envFrom": container.get("envFrom", []),
+                        "command": [
+                            "readside-events",
+                            "publish",
+                            "/dev/stdin",
+                            "--rate",
+                            str(rate),
+                        ],
+                        "stdin": True,
+                        "stdinOnce": True,
+                    }
+                ]
+            }
+        }
         return subprocess.Popen(
             [
                 self.kubectl_bin,
@@ -69,17 +97,14 @@ class Release:
                 CONTEXT,
                 "-n",
                 NAMESPACE,
-                "exec",
+                "run",
+                name,
                 "-i",
-                "deploy/readside-projection",
-                "-c",
-                "projection",
-                "--",
-                "readside-events",
-                "publish",
-                "/dev/stdin",
-                "--rate",
-                str(rate),
+                "--rm",
+                "--quiet",
+                "--restart=Never",
+                f"--image={container['image']}",
+                f"--overrides={json.dumps(overrides)}",
             ],
             stdin=path.open(),
             stdout=subprocess.PIPE,
@@ -102,12 +127,19 @@ class Release:
 
 
 class PortForward:
-    """`kubectl port-forward` to the query Service on a free local port."""
+    """`kubectl port-forward` to the query Service on a free local port.
+
+    A port-forward to a Service is pinned to one pod: when a rollout replaces that pod the
+    forward breaks, so a failed request starts a new one for the next call."""
 
     def __init__(self, kubectl: str) -> None:
+        self.kubectl = kubectl
+        self._start()
+
+    def _start(self) -> None:
         self.proc = subprocess.Popen(
             [
-                kubectl,
+                self.kubectl,
                 "--context",
                 CONTEXT,
                 "-n",
@@ -134,6 +166,8 @@ class PortForward:
         except urllib.error.HTTPError as error:
             return error.code, None
         except (OSError, ValueError):
+            self.close()
+            self._start()
             return 0, None
 
     def close(self) -> None:
