@@ -141,8 +141,10 @@ async def wait_stable(brokers: str, group: str, topic: str) -> None:
             groups = described[0].groups
             # (error, group, state, protocol type, protocol, members); a member's last field
             # is its assignment, which names the topic once partitions are assigned.
-            if groups and groups[0][2] == "Stable" and any(
-                topic.encode() in member[-1] for member in groups[0][5]
+            if (
+                groups
+                and groups[0][2] == "Stable"
+                and any(topic.encode() in member[-1] for member in groups[0][5])
             ):
                 return
             await asyncio.sleep(0.1)
