@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Iterable
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
@@ -39,7 +40,16 @@ from readside_projection.store import (
 )
 
 log = logging.getLogger(__name__)
-_DB_OUTAGE = (OperationalError, InterfaceError, OSError, ConnectionError)
+# While PostgreSQL restarts, asyncpg can raise its own errors at connect time ("the database
+# system is starting up"), unwrapped by SQLAlchemy: they are an outage too.
+_DB_OUTAGE = (
+    OperationalError,
+    InterfaceError,
+    OSError,
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+)
 
 
 class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -91,7 +101,7 @@ class Projection:
                         conn, self.settings.consumer_group, self.settings.topic
                     )
                 break
-            except _DB_OUTAGE as exc:
+            except (*_DB_OUTAGE, DBAPIError) as exc:
                 self.health.database = f"cannot read stored offsets: {exc}"
                 log.warning("reading stored offsets failed, retrying in %.1fs: %s", delay, exc)
                 await asyncio.sleep(delay)
@@ -120,6 +130,17 @@ class Projection:
                 log.warning("fetch from Kafka failed: %s", exc)
                 await asyncio.sleep(1)
                 continue
+            unseeked = [
+                tp
+                for tp in fetched
+                if (tp.topic, tp.partition) not in self.positions
+                and tp in self.consumer.assignment()
+            ]
+            if unseeked:
+                # Records of a partition this consumer owns but has not positioned from
+                # PostgreSQL yet: never drop them silently, seek and read them again.
+                await self.seek_to_stored(unseeked)
+                fetched = {tp: rs for tp, rs in fetched.items() if tp not in unseeked}
             records = self._fresh(fetched)
             if records:
                 await self.process(records)
