@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,3 +106,48 @@ def redis_url(stack_env: dict[str, str]) -> str:
 def stack_ctl(stack_env: dict[str, str]) -> Any:
     """`stack_ctl("stop", "redis")`, `stack_ctl("restart", "kafka")`... on the local stack."""
     return stack
+
+
+class _OtlpReceiver(http.server.BaseHTTPRequestHandler):
+    """A minimal OTLP/HTTP receiver: keeps the protobuf bodies posted to /v1/traces."""
+
+    bodies: list[bytes]
+
+    def do_POST(self) -> None:
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class OtlpCollector:
+    def __init__(self, endpoint: str, bodies: list[bytes]) -> None:
+        self.endpoint = endpoint
+        self._bodies = bodies
+
+    def spans(self) -> list[tuple[str, Any]]:
+        """(instrumentation scope name, span) for every span received so far."""
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        found: list[tuple[str, Any]] = []
+        for body in list(self._bodies):
+            for resource in ExportTraceServiceRequest.FromString(body).resource_spans:
+                for scope in resource.scope_spans:
+                    found += [(scope.scope.name, span) for span in scope.spans]
+        return found
+
+
+@pytest.fixture
+def otlp_collector() -> Iterator[OtlpCollector]:
+    """A local OTLP/HTTP endpoint for OTEL_EXPORTER_OTLP_ENDPOINT, and what it received."""
+    bodies: list[bytes] = []
+    handler = type("Receiver", (_OtlpReceiver,), {"bodies": bodies})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield OtlpCollector(f"http://127.0.0.1:{server.server_address[1]}", bodies)
+    server.shutdown()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import http.server
 import signal
 import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -87,58 +85,27 @@ async def test_sigterm_commits_leaves_the_group_and_exits_cleanly(
         await admin.close()
 
 
-class _Collector(http.server.BaseHTTPRequestHandler):
-    """A minimal OTLP/HTTP receiver: keeps the protobuf bodies posted to /v1/traces."""
-
-    bodies: list[bytes] = []
-
-    def do_POST(self) -> None:
-        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 async def test_a_batch_span_continues_the_producers_traceparent(
-    harness: Any, sample_events_path: Path
+    harness: Any, sample_events_path: Path, otlp_collector: Any
 ) -> None:
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
+    from readside_projection.events_tool import publish
 
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     traceparent = f"00-{trace_id}-00f067aa0ba902b7-01".encode()
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Collector)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        from readside_projection.events_tool import publish
+    await publish(
+        read_messages(sample_events_path),
+        brokers=harness.brokers,
+        topic=harness.topic,
+        headers=[("traceparent", traceparent)],
+    )
+    process = harness.projection(
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_collector.endpoint, OTEL_BSP_SCHEDULE_DELAY="100"
+    )
+    await harness.wait_caught_up()
+    process.kill(signal.SIGTERM)  # flushes the span processor on exit
 
-        await publish(
-            read_messages(sample_events_path),
-            brokers=harness.brokers,
-            topic=harness.topic,
-            headers=[("traceparent", traceparent)],
-        )
-        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-        process = harness.projection(
-            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_BSP_SCHEDULE_DELAY="100"
-        )
-        await harness.wait_caught_up()
-        process.kill(signal.SIGTERM)  # flushes the span processor on exit
+    def batch_spans() -> list[Any]:
+        return [s for _, s in otlp_collector.spans() if s.name == "projection.batch"]
 
-        def batch_spans() -> list[Any]:
-            spans = []
-            for body in list(_Collector.bodies):
-                request = ExportTraceServiceRequest.FromString(body)
-                for resource in request.resource_spans:
-                    for scope in resource.scope_spans:
-                        spans += [s for s in scope.spans if s.name == "projection.batch"]
-            return spans
-
-        spans = await _poll(batch_spans, 20, "a projection.batch span at the collector")
-        assert spans[0].trace_id.hex() == trace_id
-    finally:
-        server.shutdown()
+    spans = await _poll(batch_spans, 20, "a projection.batch span at the collector")
+    assert spans[0].trace_id.hex() == trace_id
