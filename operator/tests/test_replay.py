@@ -101,8 +101,10 @@ def test_blue_green_swaps_before_succeeding() -> None:
             Observed(),
             Observed(reset_job="Succeeded"),
             Observed(lag=0),
-            Observed(swapped=False),
-            Observed(swapped=True),
+            Observed(promote_job="Running"),
+            Observed(promote_job="Succeeded"),
+            Observed(promote_job="Succeeded", live_moved=True),
+            Observed(promote_job="Succeeded", live_moved=True, live_rolled_out=True),
         ],
     )
     assert phases == [
@@ -110,8 +112,25 @@ def test_blue_green_swaps_before_succeeding() -> None:
         Phase.REPLAYING,
         Phase.SWAPPING,
         Phase.SWAPPING,
+        Phase.SWAPPING,
+        Phase.SWAPPING,
         Phase.SUCCEEDED,
     ]
+    moving = Observed(promote_job="Succeeded")
+    assert next_phase(Phase.SWAPPING, Strategy.BLUE_GREEN, moving).action == "move-live"
+
+
+def test_a_failed_promotion_fails_the_replay() -> None:
+    step = next_phase(Phase.SWAPPING, Strategy.BLUE_GREEN, Observed(promote_job="Failed"))
+    assert (step.phase, step.action) == (Phase.FAILED, "restore")
+
+
+def test_replaying_ends_at_the_catch_up_threshold() -> None:
+    seen = Observed(lag=40)
+    assert next_phase(Phase.REPLAYING, Strategy.IN_PLACE, seen).phase is Phase.REPLAYING
+    assert next_phase(Phase.REPLAYING, Strategy.IN_PLACE, seen, caught_up=50).phase is (
+        Phase.SUCCEEDED
+    )
 
 
 def test_a_failed_reset_job_fails_the_replay_and_restores_the_projection() -> None:
@@ -120,11 +139,9 @@ def test_a_failed_reset_job_fails_the_replay_and_restores_the_projection() -> No
     assert step.action == "restore"
 
 
-def test_dry_run_changes_nothing_and_succeeds_after_the_report() -> None:
-    assert _walk(Strategy.IN_PLACE, [Observed(), Observed(reset_job="Succeeded")], True) == [
-        Phase.RESETTING,
-        Phase.SUCCEEDED,
-    ]
+def test_dry_run_reports_offsets_and_succeeds_without_waiting_for_the_lock() -> None:
+    step = next_phase(Phase.PENDING, Strategy.IN_PLACE, Observed(other_replay_active=True), True)
+    assert (step.phase, step.action) == (Phase.SUCCEEDED, "report-offsets")
 
 
 def test_progress_counts_replayed_events_and_percent() -> None:

@@ -4,8 +4,10 @@ The kopf handlers observe the world (Deployment replicas, consumer-group state, 
 Job, lag) and ask `next_phase` what to do; nothing here talks to Kubernetes or Kafka.
 
 InPlace:   Pending -> Pausing -> Resetting -> Replaying -> Succeeded
-BlueGreen: Pending -> Resetting (shadow read model) -> Replaying -> Swapping -> Succeeded
-Any phase can end in Failed (a bad spec or a failed reset Job) or Cancelled (deleted).
+BlueGreen: Pending -> Resetting (new read-model version) -> Replaying (shadow projection)
+           -> Swapping (promote, move the live projection) -> Succeeded
+dryRun:    Pending -> Succeeded, with the offsets a reset would use
+Any phase can end in Failed (a bad spec or a failed Job); deleting a replay cancels it.
 """
 
 from __future__ import annotations
@@ -139,11 +141,13 @@ class Observed:
     """What the handler saw this round."""
 
     other_replay_active: bool = False
-    replicas: int = 0  # current replicas of the projection Deployment
+    replicas: int = 0  # pods the projection Deployment still runs
     group_empty: bool = False  # the consumer group has no members
     reset_job: str | None = None  # None, "Running", "Succeeded", "Failed"
-    lag: int | None = None  # remaining lag of the (shadow) group, None if unknown
-    swapped: bool = False  # BlueGreen: the query side serves the new version
+    lag: int | None = None  # remaining lag of the replaying group, None if unknown
+    promote_job: str | None = None  # BlueGreen: the Job that makes the new version live
+    live_moved: bool = False  # BlueGreen: the live projection was restarted onto it
+    live_rolled_out: bool = False  # ... and all its pods run the new version
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,42 +157,53 @@ class Step:
     message: str
 
 
-def next_phase(phase: Phase, strategy: Strategy, seen: Observed, dry_run: bool = False) -> Step:
-    """One transition of the replay's phase machine."""
+def next_phase(
+    phase: Phase, strategy: Strategy, seen: Observed, dry_run: bool = False, caught_up: int = 0
+) -> Step:
+    """One transition of the replay's phase machine.
+
+    Actions: report-offsets, scale-to-zero, run-reset-job, resume (InPlace: scale back up;
+    BlueGreen: start the shadow projection), promote, move-live, restore (release the
+    projection: autoscaling resumes; after a failure, its replicas come back).
+    """
     if phase.finished:
         return Step(phase, None, "finished")
     if phase is Phase.PENDING:
+        if dry_run:
+            return Step(
+                Phase.SUCCEEDED, "report-offsets", "dry run: offsets reported, nothing changed"
+            )
         if seen.other_replay_active:
             return Step(phase, None, "waiting: another replay of this projection is active")
-        if dry_run or strategy is Strategy.BLUE_GREEN:
-            return Step(
-                Phase.RESETTING,
-                "run-reset-job",
-                "computing offsets" if dry_run else "rebuilding into a new versioned read model",
-            )
-        return Step(Phase.PAUSING, "scale-to-zero", "pausing autoscaling, scaling to 0")
+        if strategy is Strategy.BLUE_GREEN:
+            return Step(Phase.RESETTING, "run-reset-job", "building a new read-model version")
+        return Step(Phase.PAUSING, "scale-to-zero", "autoscaling paused, scaling to 0")
     if phase is Phase.PAUSING:
         if seen.replicas == 0 and seen.group_empty:
             return Step(Phase.RESETTING, "run-reset-job", "consumer group empty: resetting")
-        return Step(phase, None, "waiting for the consumer group to empty")
+        return Step(phase, None, "waiting for the projection pods to stop and the group to empty")
     if phase is Phase.RESETTING:
         if seen.reset_job == "Failed":
             return Step(Phase.FAILED, "restore", "the reset Job failed: see its logs")
         if seen.reset_job != "Succeeded":
             return Step(phase, None, "reset Job running")
-        if dry_run:
-            return Step(Phase.SUCCEEDED, "restore", "dry run: offsets reported, nothing changed")
         return Step(Phase.REPLAYING, "resume", "reset done: replaying")
     if phase is Phase.REPLAYING:
-        if seen.lag is not None and seen.lag == 0:
+        if seen.lag is not None and seen.lag <= caught_up:
             if strategy is Strategy.BLUE_GREEN:
-                return Step(Phase.SWAPPING, "swap", "shadow caught up: swapping")
+                return Step(Phase.SWAPPING, "promote", "the new version caught up: swapping")
             return Step(Phase.SUCCEEDED, "restore", "caught up")
         return Step(phase, None, f"replaying, lag {seen.lag}")
     if phase is Phase.SWAPPING:
-        if seen.swapped:
-            return Step(Phase.SUCCEEDED, "restore", "swapped: the new version is live")
-        return Step(phase, None, "waiting for the swap")
+        if seen.promote_job == "Failed":
+            return Step(Phase.FAILED, "restore", "the promote Job failed: see its logs")
+        if seen.promote_job != "Succeeded":
+            return Step(phase, None, "making the new version live")
+        if not seen.live_moved:
+            return Step(phase, "move-live", "the query API serves the new version")
+        if not seen.live_rolled_out:
+            return Step(phase, None, "moving the live projection onto the new version")
+        return Step(Phase.SUCCEEDED, "restore", "swapped: the new version is live")
     raise AssertionError(f"unhandled phase {phase}")
 
 

@@ -1,0 +1,195 @@
+"""Kafka look-ups shared by the projection service and the operator.
+
+`KafkaInspector` answers the questions both ask of the brokers: which partitions a topic
+has, how far a consumer group is behind the end of each partition (lag), whether the group
+still has members, and which offsets a reset to earliest / a timestamp / explicit offsets
+means. It never joins a consumer group: it reads committed offsets through the admin API and
+log offsets through a group-less consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+UNKNOWN_TOPIC = 3
+
+
+class KafkaLookupError(RuntimeError):
+    """The brokers could not answer (down, unreachable, or too slow)."""
+
+
+class ResetError(ValueError):
+    """A reset target the topic cannot satisfy; the message says what to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    partition: int
+    committed: int | None  # None: the group never committed on this partition
+    end: int
+    lag: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLag:
+    topic: str
+    group: str
+    partitions: tuple[PartitionLag, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(p.lag for p in self.partitions)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    state: str  # Kafka's word: Empty, Stable, PreparingRebalance, CompletingRebalance, Dead
+    members: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResetTarget:
+    """Exactly one of: earliest, a timestamp, or explicit offsets per partition."""
+
+    earliest: bool = False
+    timestamp: datetime | None = None
+    offsets: dict[int, int] | None = None
+
+
+class KafkaInspector:
+    """Read-only look-ups against one Kafka cluster; every call is bounded by `timeout`."""
+
+    def __init__(self, bootstrap_servers: str, *, timeout: float = 10.0) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.timeout = timeout
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000)
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            enable_auto_commit=False,
+            request_timeout_ms=int(timeout * 1000) + 1000,
+            metadata_max_age_ms=5000,
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        await self._bounded(self._start())
+
+    async def _start(self) -> None:
+        await self._admin.start()
+        await self._consumer.start()
+        self._started = True
+
+    async def close(self) -> None:
+        if self._started:
+            await self._consumer.stop()
+            await self._admin.close()
+            self._started = False
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _bounded(self, call: Any) -> Any:
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await call
+        except TimeoutError:
+            raise KafkaLookupError(
+                f"Kafka at {self.bootstrap_servers} did not answer within {self.timeout:.0f}s"
+            ) from None
+        except (ResetError, KafkaLookupError):
+            raise
+        except Exception as exc:  # aiokafka raises many types for one cause: unreachable
+            raise KafkaLookupError(f"Kafka at {self.bootstrap_servers}: {exc!r}") from exc
+
+    async def partitions(self, topic: str) -> set[int]:
+        """The topic's partition numbers; empty when the topic does not exist."""
+        return await self._bounded(topic_partitions(self._admin, topic))  # type: ignore[no-any-return]
+
+    async def lag(self, topic: str, group: str) -> GroupLag:
+        """End offset minus committed offset, per partition (from the log start if none)."""
+        return await self._bounded(self._lag(topic, group))  # type: ignore[no-any-return]
+
+    async def _lag(self, topic: str, group: str) -> GroupLag:
+        partitions = await topic_partitions(self._admin, topic)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return GroupLag(topic, group, ())
+        committed = await self._admin.list_consumer_group_offsets(group, partitions=tps)
+        end = await self._consumer.end_offsets(tps)
+        beginning = await self._consumer.beginning_offsets(tps)
+        rows = []
+        for tp in tps:
+            meta = committed.get(tp)
+            offset = meta.offset if meta is not None and meta.offset >= 0 else None
+            start = beginning[tp] if offset is None else offset
+            rows.append(PartitionLag(tp.partition, offset, end[tp], max(end[tp] - start, 0)))
+        return GroupLag(topic, group, tuple(rows))
+
+    async def group_state(self, group: str) -> GroupState:
+        return await self._bounded(self._group_state(group))  # type: ignore[no-any-return]
+
+    async def _group_state(self, group: str) -> GroupState:
+        for response in await self._admin.describe_consumer_groups([group]):
+            for entry in response.groups:
+                # (error_code, group, state, protocol_type, protocol, members, ...)
+                if entry[1] == group:
+                    return GroupState(state=str(entry[2]), members=len(entry[5]))
+        return GroupState(state="Dead", members=0)
+
+    async def plan_offsets(self, topic: str, target: ResetTarget) -> dict[int, int]:
+        """The offset each partition of the topic restarts from under `target`."""
+        return await self._bounded(self._plan_offsets(topic, target))  # type: ignore[no-any-return]
+
+    async def _plan_offsets(self, topic: str, target: ResetTarget) -> dict[int, int]:
+        partitions = await topic_partitions(self._admin, topic)
+        return await plan_offsets(self._consumer, partitions, topic, target)
+
+
+async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> set[int]:
+    """The topic's partition numbers; empty when the topic does not exist."""
+    for described in await admin.describe_topics([topic]):
+        if described["topic"] == topic and described["error_code"] != UNKNOWN_TOPIC:
+            return {p["partition"] for p in described["partitions"]}
+    return set()
+
+
+async def plan_offsets(
+    consumer: AIOKafkaConsumer, partitions: set[int], topic: str, target: ResetTarget
+) -> dict[int, int]:
+    """The offset each partition restarts from; partitions not named start at the log start."""
+    if not partitions:
+        raise ResetError(f"topic {topic!r} does not exist on the brokers")
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    beginning = await consumer.beginning_offsets(tps)
+    end = await consumer.end_offsets(tps)
+    if target.timestamp is not None:
+        if target.timestamp > datetime.now(UTC):
+            raise ResetError(f"timestamp {target.timestamp.isoformat()} is in the future")
+        millis = int(target.timestamp.timestamp() * 1000)
+        found = await consumer.offsets_for_times({tp: millis for tp in tps})
+        return {tp.partition: (found[tp].offset if found[tp] else end[tp]) for tp in tps}
+    chosen = {tp.partition: beginning[tp] for tp in tps}
+    for partition, offset in (target.offsets or {}).items():
+        tp = TopicPartition(topic, partition)
+        if tp not in beginning:
+            raise ResetError(
+                f"partition {partition} does not exist: {topic} has partitions {sorted(partitions)}"
+            )
+        if not beginning[tp] <= offset <= end[tp]:
+            raise ResetError(
+                f"offset {offset} of partition {partition} is outside [{beginning[tp]}, {end[tp]}]"
+            )
+        chosen[partition] = offset
+    return chosen
