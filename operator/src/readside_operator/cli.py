@@ -7,7 +7,6 @@ of `kopf run` passes through, e.g. `--namespace=shop --liveness=http://0.0.0.0:8
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -29,7 +28,6 @@ def main(argv: list[str] | None = None) -> None:
         "readside_operator.handlers",
         *args,
     ]
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call otherwise
     kopf_main()
 
 

@@ -31,6 +31,7 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="readside.io")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="readside.io")
     settings.posting.level = logging.INFO
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # else a line per API call
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 30
     port = env_int("METRICS_PORT", 9090)
