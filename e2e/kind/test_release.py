@@ -31,15 +31,35 @@ EXPECTED = json.loads((REPO / "e2e" / "fixtures" / "sample.expected.json").read_
 
 
 class Release:
-    def __init__(self, kubectl: str, helm: str) -> None:
+    """The release `readside` in one namespace, with the dev dependencies beside it."""
+
+    def __init__(self, kubectl: str, helm: str, namespace: str = NAMESPACE) -> None:
         self.kubectl_bin = kubectl
         self.helm_bin = helm
+        self.namespace = namespace
 
     def kubectl(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        return run([self.kubectl_bin, "--context", CONTEXT, "-n", NAMESPACE, *args], **kwargs)
+        return run([self.kubectl_bin, "--context", CONTEXT, "-n", self.namespace, *args], **kwargs)
 
     def helm(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        return run([self.helm_bin, "--kube-context", CONTEXT, "-n", NAMESPACE, *args], **kwargs)
+        return run(
+            [self.helm_bin, "--kube-context", CONTEXT, "-n", self.namespace, *args], **kwargs
+        )
+
+    def deploy_dependencies(self) -> None:
+        """PostgreSQL, Redis and Kafka of deploy/dev in the namespace, rolled out."""
+        run(
+            [self.kubectl_bin, "--context", CONTEXT, "create", "namespace", self.namespace],
+            check=False,
+        )
+        kustomize = tool("kustomize")
+        build = [kustomize, "build"] if kustomize else [self.kubectl_bin, "kustomize"]
+        manifests = run([*build, str(REPO / "deploy" / "dev")]).stdout
+        self.kubectl("apply", "-f", "-", input_text=manifests)
+        for dependency in ("postgres", "redis", "kafka"):
+            self.kubectl(
+                "rollout", "status", f"deployment/{dependency}", "--timeout=300s", timeout=320
+            )
 
     def install(self, *sets: str) -> None:
         args = [
@@ -96,7 +116,7 @@ class Release:
                 "--context",
                 CONTEXT,
                 "-n",
-                NAMESPACE,
+                self.namespace,
                 "run",
                 name,
                 "-i",
@@ -132,8 +152,9 @@ class PortForward:
     A port-forward to a Service is pinned to one pod: when a rollout replaces that pod the
     forward breaks, so a failed request starts a new one for the next call."""
 
-    def __init__(self, kubectl: str) -> None:
+    def __init__(self, kubectl: str, namespace: str = NAMESPACE) -> None:
         self.kubectl = kubectl
+        self.namespace = namespace
         self._start()
 
     def _start(self) -> None:
@@ -143,7 +164,7 @@ class PortForward:
                 "--context",
                 CONTEXT,
                 "-n",
-                NAMESPACE,
+                self.namespace,
                 "port-forward",
                 "service/readside-query",
                 ":8081",
@@ -184,13 +205,7 @@ def release(cluster: str, helm: str) -> Release:
         if image not in images.stdout:
             pytest.skip(f"{image} is not loaded into kind; run `make images-app kind-load-app`")
     rel = Release(kubectl, helm)
-    run([kubectl, "--context", CONTEXT, "create", "namespace", NAMESPACE], check=False)
-    kustomize = tool("kustomize")
-    build = [kustomize, "build"] if kustomize else [kubectl, "kustomize"]
-    manifests = run([*build, str(REPO / "deploy" / "dev")]).stdout
-    rel.kubectl("apply", "-f", "-", input_text=manifests)
-    for dependency in ("postgres", "redis", "kafka"):
-        rel.kubectl("rollout", "status", f"deployment/{dependency}", "--timeout=300s", timeout=320)
+    rel.deploy_dependencies()
     rel.install()
     return rel
 

@@ -31,7 +31,11 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="readside.io")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="readside.io")
     settings.posting.level = logging.INFO
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # else a line per API call
+    # Namespaced RBAC: no cluster-wide listing of CRDs and namespaces (the resources are
+    # resolved once at start; the chart installs the CRDs before the operator).
+    settings.scanning.disabled = True
+    for noisy in ("httpx", "aiohttp.access"):  # a line per API call / per liveness probe
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 30
     port = env_int("METRICS_PORT", 9090)

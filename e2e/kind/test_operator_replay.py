@@ -1,0 +1,264 @@
+"""ProjectionReplay end to end in the kind cluster: the chart with the operator enabled, real
+Kafka, PostgreSQL, Redis, Deployments and Jobs (namespace readside-op-e2e).
+
+Needs the three app images in the cluster: `make images-app kind-load-app` (make e2e does it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .test_release import EXPECTED, SAMPLE, PortForward, Release, served_exactly
+from .tools import CLUSTER, REPO, run, wait_for
+
+pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
+
+NAMESPACE = os.environ.get("READSIDE_OPERATOR_E2E_NAMESPACE", "readside-op-e2e")
+PROJECTION = "orders"
+DEPLOYMENT = "readside-projection"
+LOCK = "readside.io/replay"
+PAUSE = "readside.io/autoscaling-paused-by"
+
+
+class Operated(Release):
+    def psql(self, sql: str) -> str:
+        script = f'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAc "{sql}"'
+        return self.kubectl("exec", "deploy/postgres", "--", "sh", "-c", script).stdout.strip()
+
+    def replay(self, name: str, **spec: Any) -> None:
+        body = {
+            "apiVersion": "readside.io/v1alpha1",
+            "kind": "ProjectionReplay",
+            "metadata": {"name": name},
+            "spec": {"projection": PROJECTION, **spec},
+        }
+        self.kubectl("apply", "-f", "-", input_text=json.dumps(body))
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        return json.loads(self.kubectl("get", kind, name, "-o", "json").stdout)  # type: ignore[no-any-return]
+
+    def status(self, name: str) -> dict[str, Any]:
+        found = self.kubectl("get", "projectionreplay", name, "-o", "json", check=False)
+        return (json.loads(found.stdout).get("status") or {}) if found.returncode == 0 else {}
+
+    def wait_phase(self, name: str, *phases: str, timeout: float = 300) -> dict[str, Any]:
+        wait_for(
+            f"replay {name} in {phases}",
+            lambda: self.status(name).get("phase") in phases,
+            timeout=timeout,
+            every=1,
+        )
+        return self.status(name)
+
+    def replicas(self) -> int:
+        return int(self.get("deployment", DEPLOYMENT)["spec"].get("replicas", 0))
+
+    def annotations(self) -> dict[str, str]:
+        return self.get("projection", PROJECTION)["metadata"].get("annotations") or {}
+
+    def events_of(self, name: str) -> str:
+        return self.kubectl(
+            "get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json"
+        ).stdout
+
+    def publish_file(self, path: Path) -> None:
+        publisher = self.publish(path)
+        out, _ = publisher.communicate(timeout=180)
+        assert publisher.returncode == 0, out
+
+
+@pytest.fixture(scope="module")
+def release(cluster: str, helm: str) -> Operated:
+    node = f"{CLUSTER}-control-plane"
+    images = run(["docker", "exec", node, "crictl", "images", "-o", "json"], check=False)
+    for image in ("readside-query:dev", "readside-projection:dev", "readside-operator:dev"):
+        if image not in images.stdout:
+            pytest.skip(f"{image} is not loaded into kind; run `make images-app kind-load-app`")
+    rel = Operated(cluster, helm, NAMESPACE)
+    # A clean namespace: counts below are exact. Replays first, while an operator can
+    # still remove their finalizers.
+    rel.kubectl("delete", "projectionreplays", "--all", "--timeout=120s", check=False, timeout=150)
+    run([cluster, "delete", "namespace", NAMESPACE, "--timeout=300s"], check=False, timeout=320)
+    rel.deploy_dependencies()
+    rel.install(
+        "operator.enabled=true",
+        "projection.resource.autoscaling.minReplicas=1",
+        "projection.resource.autoscaling.maxReplicas=3",
+        "projection.resource.autoscaling.lagPerReplica=500",
+        "projection.resource.autoscaling.scaleDownStabilizationSeconds=30",
+        "projection.resource.autoscaling.pollIntervalSeconds=3",
+    )
+    rel.publish_file(SAMPLE)
+    return rel
+
+
+@pytest.fixture
+def api(release: Operated) -> Iterator[PortForward]:
+    forward = PortForward(release.kubectl_bin, NAMESPACE)
+    yield forward
+    forward.close()
+
+
+def _released(release: Operated) -> bool:
+    held = release.annotations()
+    return LOCK not in held and PAUSE not in held
+
+
+def test_in_place_replay_restores_a_corrupted_read_model_exactly(
+    release: Operated, api: PortForward
+) -> None:
+    wait_for("the sample served", lambda: served_exactly(api, EXPECTED), timeout=180, every=2)
+    before = release.replicas()
+    release.psql(
+        "UPDATE order_views SET status = 'corrupted' WHERE order_number LIKE '%1%'; "
+        "DELETE FROM order_views WHERE order_number LIKE '%2%'"
+    )
+    assert release.psql("SELECT count(*) FROM order_views WHERE status = 'corrupted'") != "0"
+    started = time.monotonic()
+    release.replay("rebuild", **{"from": {"earliest": True}})
+    status = release.wait_phase("rebuild", "Succeeded", "Failed", timeout=600)
+    took = time.monotonic() - started
+    assert status["phase"] == "Succeeded", status
+    print(f"InPlace replay of the sample ({len(EXPECTED)} orders): {took:.1f}s")
+    wait_for("the sample served again", lambda: served_exactly(api, EXPECTED), timeout=120)
+    assert release.psql("SELECT count(*) FROM order_views WHERE status = 'corrupted'") == "0"
+    assert release.psql("SELECT count(*) FROM order_views") == str(len(EXPECTED))
+    assert status["progress"]["percent"] == 100
+    assert status["startTime"]
+    assert status["completionTime"]
+    assert {"Progressing", "Complete"} <= {c["type"] for c in status["conditions"]}
+    reasons = {e["reason"] for e in json.loads(release.events_of("rebuild"))["items"]}
+    assert {"Pausing", "Resetting", "Replaying", "Succeeded"} <= reasons, reasons
+    wait_for("the projection released", lambda: _released(release), timeout=30)
+    assert release.replicas() >= max(before, 1)
+
+
+def test_dry_run_reports_offsets_and_changes_nothing(release: Operated) -> None:
+    before = release.replicas()
+    release.replay("look", dryRun=True, **{"from": {"earliest": True}})
+    status = release.wait_phase("look", "Succeeded", "Failed")
+    assert status["phase"] == "Succeeded", status
+    assert [o["partition"] for o in status["offsets"]] == [0, 1, 2]
+    assert all(o["offset"] == 0 for o in status["offsets"])
+    assert release.replicas() == before
+    jobs = release.kubectl("get", "jobs", "-l", "readside.io/replay=look", "-o", "name").stdout
+    assert not jobs.strip()
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ({"projection": "nosuch", "from": {"earliest": True}}, "Projection 'nosuch' not found"),
+        ({"from": {"timestamp": "2999-01-01T00:00:00Z"}}, "is in the future"),
+        ({"from": {"offsets": {"7": 3}}}, "partitions [7] the topic does not have"),
+    ],
+)
+def test_bad_specs_fail_with_what_to_fix(
+    release: Operated, spec: dict[str, Any], says: str
+) -> None:
+    name = f"bad-{abs(hash(json.dumps(spec))) % 10**6}"
+    release.replay(name, **spec)
+    status = release.wait_phase(name, "Succeeded", "Failed")
+    assert status["phase"] == "Failed"
+    assert says in status["message"], status["message"]
+    scrape = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:9090/metrics').read())"
+    metrics = release.kubectl(
+        "exec", "deploy/readside-operator", "--", "python", "-c", scrape
+    ).stdout.replace("\\n", "\n")
+    failed = [row for row in metrics.splitlines() if row.startswith("readside_replay_failed{")]
+    assert any(f'replay="{name}"' in row and row.endswith(" 1.0") for row in failed), failed
+
+
+def test_a_malformed_timestamp_is_refused_by_the_api_server(release: Operated) -> None:
+    body = {
+        "apiVersion": "readside.io/v1alpha1",
+        "kind": "ProjectionReplay",
+        "metadata": {"name": "malformed"},
+        "spec": {"projection": PROJECTION, "from": {"timestamp": "yesterday"}},
+    }
+    done = release.kubectl("apply", "-f", "-", input_text=json.dumps(body), check=False)
+    assert done.returncode != 0
+    assert "date-time" in done.stderr or "date-time" in done.stdout
+
+
+def test_replay_from_a_timestamp_rebuilds_from_that_point(
+    release: Operated, api: PortForward, tmp_path: Path
+) -> None:
+    later = tmp_path / "later.events.jsonl"
+    generator = REPO / ".venv" / "bin" / "readside-events"
+    run([str(generator), "generate", "--orders", "15", "--seed", "7", "--out", str(later)])
+    per_order = Counter(
+        json.loads(line)["value"]["aggregate_id"] for line in later.read_text().splitlines() if line
+    )
+    time.sleep(2)
+    since = datetime.now(UTC).replace(microsecond=0)
+    time.sleep(2)
+    release.publish_file(later)
+    release.replay("since", **{"from": {"timestamp": since.isoformat().replace("+00:00", "Z")}})
+    status = release.wait_phase("since", "Succeeded", "Failed", timeout=600)
+    assert status["phase"] == "Succeeded", status
+
+    def only_later() -> bool:
+        return all(
+            api.get(f"/api/v1/orders/{order_id}")[1] is not None
+            and api.get(f"/api/v1/orders/{order_id}")[1]["version"] == count
+            for order_id, count in per_order.items()
+        )
+
+    wait_for("the events since the timestamp folded", only_later, timeout=120, every=2)
+    assert release.psql("SELECT count(*) FROM order_views") == str(len(per_order))
+    some_earlier = next(iter(EXPECTED))
+    assert api.get(f"/api/v1/orders/{some_earlier}")[0] == 404
+    # Back to the full stream for the tests after this one.
+    release.replay("full-again", **{"from": {"earliest": True}})
+    assert release.wait_phase("full-again", "Succeeded", "Failed", timeout=600)["phase"] == (
+        "Succeeded"
+    )
+
+
+def test_deleting_a_running_replay_leaves_the_projection_running_and_autoscaled(
+    release: Operated, api: PortForward
+) -> None:
+    before = release.replicas()
+    release.replay("abandoned", **{"from": {"earliest": True}})
+    release.wait_phase("abandoned", "Pausing", "Resetting")
+    release.kubectl("delete", "projectionreplay", "abandoned", "--timeout=120s", timeout=150)
+    wait_for("the projection released", lambda: _released(release), timeout=60)
+    wait_for("replicas as before", lambda: release.replicas() == max(before, 1), timeout=60)
+    reasons = json.loads(release.events_of(PROJECTION))["items"]
+    assert any(e["reason"] == "ReplayCancelled" for e in reasons)
+    # Still projecting: new events are served.
+    extra = REPO / ".local" / "op-e2e-extra.events.jsonl"
+    generator = REPO / ".venv" / "bin" / "readside-events"
+    run([str(generator), "generate", "--orders", "3", "--seed", "99", "--out", str(extra)])
+    release.publish_file(extra)
+    order_id = json.loads(extra.read_text().splitlines()[0])["value"]["aggregate_id"]
+    wait_for(
+        "a new order served", lambda: api.get(f"/api/v1/orders/{order_id}")[0] == 200, timeout=180
+    )
+
+
+def test_an_operator_killed_mid_replay_resumes_it_and_a_second_replay_waits(
+    release: Operated,
+) -> None:
+    release.replay("survivor", **{"from": {"earliest": True}})
+    release.wait_phase("survivor", "Pausing", "Resetting")
+    release.replay("second", **{"from": {"earliest": True}})
+    release.kubectl("delete", "pod", "-l", "app.kubernetes.io/component=operator", "--wait=false")
+    time.sleep(3)
+    assert release.status("second").get("phase", "Pending") == "Pending"
+    status = release.wait_phase("survivor", "Succeeded", "Failed", timeout=600)
+    assert status["phase"] == "Succeeded", status
+    status = release.wait_phase("second", "Succeeded", "Failed", timeout=600)
+    assert status["phase"] == "Succeeded", status
+    first_done = release.status("survivor")["completionTime"]
+    assert release.status("second")["startTime"] >= first_done
