@@ -106,7 +106,7 @@ async def loop(args: argparse.Namespace, brokers: str, kubeconfig: Path) -> None
             rate = args.peak * ((elapsed % args.period) / args.period)
             batch = int(rate)
             for i in range(batch):
-                producer.send_nowait(topic, b"{}", partition=(produced + i) % PARTITIONS)
+                await producer.send(topic, b"{}", partition=(produced + i) % PARTITIONS)
             produced += batch
             replicas = json.loads(
                 kubectl(kubeconfig, "-n", "bench", "get", "deploy/projection", "-o", "json")
