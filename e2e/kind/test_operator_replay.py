@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from .test_release import EXPECTED, SAMPLE, PortForward, Release, served_exactly
-from .tools import CLUSTER, REPO, run, wait_for
+from .tools import CHART, CLUSTER, REPO, run, wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 
@@ -89,6 +89,8 @@ def release(cluster: str, helm: str) -> Operated:
     rel.kubectl("delete", "projectionreplays", "--all", "--timeout=120s", check=False, timeout=150)
     run([cluster, "delete", "namespace", NAMESPACE, "--timeout=300s"], check=False, timeout=320)
     rel.deploy_dependencies()
+    # helm installs crds/ only when absent and never upgrades them: bring them up to date.
+    run([cluster, "apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds")])
     rel.install(
         "operator.enabled=true",
         "projection.resource.autoscaling.minReplicas=1",
@@ -136,8 +138,12 @@ def test_in_place_replay_restores_a_corrupted_read_model_exactly(
     assert status["startTime"]
     assert status["completionTime"]
     assert {"Progressing", "Complete"} <= {c["type"] for c in status["conditions"]}
-    reasons = {e["reason"] for e in json.loads(release.events_of("rebuild"))["items"]}
-    assert {"Pausing", "Resetting", "Replaying", "Succeeded"} <= reasons, reasons
+
+    def recorded() -> bool:  # kopf posts Events in the background
+        reasons = {e["reason"] for e in json.loads(release.events_of("rebuild"))["items"]}
+        return {"Pausing", "Resetting", "Replaying", "Succeeded"} <= reasons
+
+    wait_for("an Event for each phase", recorded, timeout=60)
     wait_for("the projection released", lambda: _released(release), timeout=30)
     assert release.replicas() >= max(before, 1)
 
@@ -234,8 +240,14 @@ def test_deleting_a_running_replay_leaves_the_projection_running_and_autoscaled(
     release.kubectl("delete", "projectionreplay", "abandoned", "--timeout=120s", timeout=150)
     wait_for("the projection released", lambda: _released(release), timeout=60)
     wait_for("replicas as before", lambda: release.replicas() == max(before, 1), timeout=60)
-    reasons = json.loads(release.events_of(PROJECTION))["items"]
-    assert any(e["reason"] == "ReplayCancelled" for e in reasons)
+    wait_for(
+        "a ReplayCancelled Event",
+        lambda: any(
+            e["reason"] == "ReplayCancelled"
+            for e in json.loads(release.events_of(PROJECTION))["items"]
+        ),
+        timeout=60,
+    )
     # Still projecting: new events are served.
     extra = REPO / ".local" / "op-e2e-extra.events.jsonl"
     generator = REPO / ".venv" / "bin" / "readside-events"

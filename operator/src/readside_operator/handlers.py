@@ -1,12 +1,14 @@
-"""kopf registrations: one daemon per Projection (autoscaling), one per ProjectionReplay.
+"""kopf registrations: an autoscaling loop per Projection, a daemon per ProjectionReplay.
 
-Daemons, not timers: each Projection polls at its own spec.autoscaling.pollIntervalSeconds
-and keeps its stabilization history in memory; each replay loops until it has finished. A
-replay's deletion handler (kopf's finalizer) releases the projection first.
+Each Projection polls at its own spec.autoscaling.pollIntervalSeconds and keeps its
+stabilization history in memory; each replay loops until it has finished. A replay's
+deletion handler (kopf's finalizer) releases the projection first; Projections carry no
+finalizer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -22,6 +24,7 @@ from readside_operator.runtime import Runtime
 from readside_operator.scaling import ScalingHistory
 
 FINALIZER = "readside.io/operator"
+_log = logging.getLogger("readside_operator.autoscaler")
 Log = logging.Logger | logging.LoggerAdapter[Any]
 
 
@@ -42,25 +45,46 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
     if port:
         start_http_server(port)
     memo.runtime = Runtime(Kube())
+    memo.projections = {}
+    memo.autoscalers = {}
 
 
 @kopf.on.cleanup()
 async def close(memo: Any, **_: Any) -> None:
+    for task in memo.autoscalers.values():
+        task.cancel()
+    await asyncio.gather(*memo.autoscalers.values(), return_exceptions=True)
     await memo.runtime.close()
 
 
-@kopf.daemon(GROUP, VERSION, "projections", cancellation_timeout=10)
-async def autoscale(
-    body: kopf.Body, stopped: kopf.DaemonStopped, memo: Any, logger: Log, **_: Any
-) -> None:
+@kopf.on.event(GROUP, VERSION, "projections")
+async def track(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    """Keep the latest body of every Projection; one autoscaling loop per Projection.
+
+    Not a kopf daemon: daemons put a finalizer on the resource, and a Projection must stay
+    deletable when the operator is gone (helm uninstall, namespace deletion).
+    """
+    body = event["object"]
+    key = (body["metadata"]["namespace"], body["metadata"]["name"])
+    projections: dict[tuple[str, str], dict[str, Any]] = memo.projections
+    if event["type"] == "DELETED":
+        projections.pop(key, None)
+        return
+    projections[key] = dict(body)
+    task = memo.autoscalers.get(key)
+    if task is None or task.done():
+        memo.autoscalers[key] = asyncio.create_task(_autoscale(key, memo))
+
+
+async def _autoscale(key: tuple[str, str], memo: Any) -> None:
+    log = logging.LoggerAdapter(_log, {"projection": "/".join(key)})
     history = ScalingHistory()
-    while not stopped:
-        projection = dict(body)  # a live view: the latest spec, annotations and status
+    while (projection := memo.projections.get(key)) is not None:
         try:
-            await autoscale_once(memo.runtime, projection, history, logger)
-        except Exception:  # one bad round must not end the daemon: log and poll again
-            logger.exception("autoscaling round failed; retrying at the next poll")
-        await stopped.wait(poll_interval(projection["spec"]))
+            await autoscale_once(memo.runtime, projection, history, log)
+        except Exception:  # one bad round must not end the loop: log and poll again
+            log.exception("autoscaling round of %s failed; retrying at the next poll", key)
+        await asyncio.sleep(poll_interval(projection["spec"]))
 
 
 def _unfinished(status: kopf.Status, **_: Any) -> bool:
