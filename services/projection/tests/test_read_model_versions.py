@@ -262,14 +262,40 @@ async def test_drop_read_model_refuses_public_and_the_live_one_and_removes_an_ol
     await client.aclose()
 
     for refused, why in ((live, "is the live one"), ("public", "never dropped")):
-        result = cli(versions, "drop-read-model", "--schema", refused)
+        result = cli(versions, "drop-read-model", "--schema", refused)  # at once, no grace
         assert result.returncode == 2
         assert why in result.stderr
 
-    dropped = ok(cli(versions, "drop-read-model", "--schema", old))
+    dropped = ok(cli(versions, "drop-read-model", "--schema", old, "--grace-seconds", "0"))
     assert dropped == {"schema": old, "dropped": True, "keysUnlinked": 3}
     assert await sql(versions, f"SELECT 1 FROM pg_namespace WHERE nspname = '{old}'") == []
     assert await redis_keys(versions, f"{old}:*") == set()
     assert await redis_keys(versions, live_key) == {live_key}
-    again = ok(cli(versions, "drop-read-model", "--schema", old))
+    again = ok(cli(versions, "drop-read-model", "--schema", old, "--grace-seconds", "0"))
     assert again == {"schema": old, "dropped": False, "keysUnlinked": 0}
+
+
+async def test_a_projection_given_an_unmigrated_version_waits_unready_until_it_is_migrated(
+    versions: Any, sample_events_path: Path
+) -> None:
+    schema, group = versions.schema, f"{versions.group}-shadow"
+    await versions.publish(read_messages(sample_events_path))
+    port = free_port()
+    versions.projection(READ_MODEL_SCHEMA=schema, CONSUMER_GROUP=group, OPS_PORT=str(port))
+
+    async def readyz() -> httpx.Response | None:
+        try:
+            async with httpx.AsyncClient(timeout=2) as client:
+                return await client.get(f"http://127.0.0.1:{port}/readyz")
+        except httpx.TransportError:
+            return None
+
+    async def says_unmigrated() -> bool:
+        response = await readyz()
+        return response is not None and f"READ_MODEL_SCHEMA={schema}" in response.text
+
+    await poll(says_unmigrated, 30, "/readyz to name the missing migration")
+    assert (await readyz()).status_code == 503  # type: ignore[union-attr]
+    ok(cli(versions, "migrate", READ_MODEL_SCHEMA=schema))
+    await versions.wait_caught_up(group=group, schema=schema)
+    assert (await versions.read_model()).orders == {}  # public untouched

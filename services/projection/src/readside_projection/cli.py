@@ -69,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Refuses public and the live version. Idempotent: an absent schema is done.",
     )
     drop.add_argument("--schema", required=True, help="the version's PostgreSQL schema")
+    drop.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=10.0,
+        help="within this long of a promote, wait that out first: query pods that missed the "
+        "swap message switch at their next poll (default 10)",
+    )
     sub.add_parser("read-model-status", help="print the live version and group as JSON")
     return parser
 
@@ -194,10 +201,10 @@ def _version_command(settings: ProjectionSettings, command: str, args: argparse.
             ),
         )
     elif command == "drop-read-model":
-        report = _run(
-            command,
-            versions.drop_read_model(settings.database_url, settings.redis_url, args.schema),
+        drop = versions.drop_read_model(
+            settings.database_url, settings.redis_url, args.schema, args.grace_seconds
         )
+        report = _run(command, drop)
     else:
         report = _run(
             command, versions.read_model_status(settings.database_url, settings.consumer_group)

@@ -8,6 +8,7 @@ pointer in one transaction, then publishes a swap message so query pods switch a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -153,20 +154,39 @@ async def _publish_swap(redis_url: str, schema: str) -> bool:
     return True
 
 
-async def drop_read_model(database_url: str, redis_url: str | None, schema: str) -> dict[str, Any]:
-    """Drop a version that is not live, and its Redis namespace; absent already = done."""
+async def _seconds_since_promote(conn: AsyncConnection) -> float | None:
+    if not await pointer_table_exists(conn):
+        return None
+    age = await conn.scalar(
+        text(f"SELECT extract(epoch FROM now() - promoted_at) FROM {PUBLIC_SCHEMA}.{POINTER_TABLE}")
+    )
+    return None if age is None else float(age)
+
+
+async def drop_read_model(
+    database_url: str, redis_url: str | None, schema: str, grace_seconds: float = 10.0
+) -> dict[str, Any]:
+    """Drop a version that is not live, and its Redis namespace; absent already = done.
+
+    Within `grace_seconds` of a promote it waits first: query pods that missed the swap
+    message may still be serving the previous version until their next poll.
+    """
     check_schema_name(schema)
     if schema == PUBLIC_SCHEMA:
         raise VersionRefused("public is the default read model and is never dropped")
     engine = create_engine(database_url, pool_size=1)
     try:
+        async with engine.connect() as conn:
+            _refuse_if_live(await read_live_read_model(conn), schema)
+            since = await _seconds_since_promote(conn)
+        if since is not None and since < grace_seconds:
+            log.info(
+                "promoted %.1fs ago: waiting %.1fs before dropping", since, grace_seconds - since
+            )
+            await asyncio.sleep(grace_seconds - since)
         async with engine.begin() as conn:
             await _lock_pointer(conn)
-            live = await read_live_read_model(conn)
-            if live.schema == schema:
-                raise VersionRefused(
-                    f"read model {schema} is the live one: promote another version first"
-                )
+            _refuse_if_live(await read_live_read_model(conn), schema)
             exists = await conn.scalar(
                 text("SELECT count(*) FROM pg_namespace WHERE nspname = :schema"),
                 {"schema": schema},
@@ -185,6 +205,11 @@ async def drop_read_model(database_url: str, redis_url: str | None, schema: str)
                 f"keys ({schema}:*) could not be removed: {exc}; run the command again"
             ) from exc
     return {"schema": schema, "dropped": bool(exists), "keysUnlinked": unlinked}
+
+
+def _refuse_if_live(live: LiveReadModel, schema: str) -> None:
+    if live.schema == schema:
+        raise VersionRefused(f"read model {schema} is the live one: promote another version first")
 
 
 async def read_model_status(database_url: str, configured_group: str) -> dict[str, Any]:
