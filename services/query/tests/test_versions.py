@@ -126,3 +126,12 @@ async def test_the_edge_answers_from_the_served_namespace_only() -> None:
     request = {"type": "http", "method": "GET", "path": f"/api/v1/orders/{order}", "headers": []}
     await Edge(None, local, live)(request, None, send)
     assert sent[-1]["body"] == b'{"v":2}'
+
+
+async def test_a_pointer_to_a_version_that_cannot_be_served_keeps_the_current_one() -> None:
+    local = LocalCache(10, 60)
+    live = LiveVersion()
+    live.swap(served("rm_1", local))
+    for pointer in ("Not-A-Schema", "order"):
+        await follower(FakeEngine(pointer=pointer), live, local).refresh()
+        assert live.schema == "rm_1"

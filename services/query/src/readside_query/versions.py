@@ -122,8 +122,9 @@ class ReadModelFollower:
             await self._switch(live.schema)
 
     async def _switch(self, schema: str) -> None:
-        version = self._build(schema)
+        version: ServedVersion | None = None
         try:
+            version = self._build(schema)
             # Also opens the new pool's first connection before any request needs it.
             async with asyncio.timeout(POINTER_TIMEOUT_SECONDS), version.engine.connect() as conn:
                 await conn.execute(text("SELECT 1 FROM order_views LIMIT 1"))
@@ -134,7 +135,8 @@ class ReadModelFollower:
                 self._live.schema or "nothing",
                 exc,
             )
-            await version.engine.dispose()
+            if version is not None:
+                await version.engine.dispose()
             return
         old = self._live.swap(version)
         # Same step as the swap: nothing cached from the old version survives it, and fills
