@@ -84,7 +84,7 @@ def _parse_time(value: str) -> datetime:
     try:
         return parse_time(value)
     except ValueError as exc:
-        raise SystemExit(f"--timestamp {exc}") from None
+        _exit(REFUSED, f"reset refused: --timestamp {exc}")
 
 
 def main(argv: list[str] | None = None) -> None:
