@@ -125,26 +125,31 @@ class ProjectionHarness:
             await consumer.stop()
             await admin.close()
 
-    async def stored_offsets(self) -> dict[int, int]:
-        engine = create_engine(self.database_url, pool_size=1)
+    async def stored_offsets(
+        self, group: str | None = None, schema: str = "public"
+    ) -> dict[int, int]:
+        """The offsets stored in a read-model version (public) for a group (the harness's)."""
+        engine = create_engine(self.database_url, schema=schema, pool_size=1)
         try:
             async with engine.connect() as conn:
                 c = consumer_offsets.c
                 rows = await conn.execute(
                     select(c.partition, c.next_offset).where(
-                        c.consumer_group == self.group, c.topic == self.topic
+                        c.consumer_group == (group or self.group), c.topic == self.topic
                     )
                 )
                 return dict(rows.all())
         finally:
             await engine.dispose()
 
-    async def wait_caught_up(self, within: float = 120) -> None:
+    async def wait_caught_up(
+        self, within: float = 120, group: str | None = None, schema: str = "public"
+    ) -> None:
         """Poll until PostgreSQL's stored offsets reach the end of every partition."""
         ends = await self.end_offsets()
         deadline = time.monotonic() + within
         while True:
-            stored = await self.stored_offsets()
+            stored = await self.stored_offsets(group, schema)
             if stored and all(stored.get(p, 0) >= end for p, end in ends.items() if end > 0):
                 return
             if time.monotonic() > deadline:
@@ -152,8 +157,8 @@ class ProjectionHarness:
                 pytest.fail(f"not caught up after {within}s: stored {stored}, end {ends}\n{logs}")
             await asyncio.sleep(0.25)
 
-    async def read_model(self) -> ReadModel:
-        engine = create_engine(self.database_url, pool_size=1)
+    async def read_model(self, schema: str = "public") -> ReadModel:
+        engine = create_engine(self.database_url, schema=schema, pool_size=1)
         try:
             async with engine.connect() as conn:
                 rows = (await conn.execute(select(order_views))).mappings().all()

@@ -234,7 +234,13 @@ async def test_probes_and_openapi(api: httpx.AsyncClient) -> None:
     assert (await api.get("/livez")).status_code == 200
     ready = await api.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "postgres": "up", "redis": "up", "down": []}
+    assert ready.json() == {
+        "status": "ready",
+        "postgres": "up",
+        "redis": "up",
+        "down": [],
+        "read_model": "public",
+    }
     schema = (await api.get("/schema/openapi.json")).json()
     assert "/api/v1/customers/{customer_id}/summary" in schema["paths"]
     assert (await api.get("/schema")).status_code == 200

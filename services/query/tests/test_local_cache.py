@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from readside_core.cache import Invalidation, invalidation_encoder
+from readside_core.cache import Invalidation, cache_namespace, invalidation_encoder
 from readside_query.local_cache import LocalCache
 from readside_query.subscriber import apply_invalidation
 
@@ -153,3 +153,27 @@ def test_a_flush_or_undecodable_message_empties_the_cache(data: bytes, outcome: 
     put(cache, "order:a", 1)
     assert apply_invalidation(cache, data) == outcome
     assert len(cache) == 0
+
+
+def test_messages_are_applied_only_to_the_served_read_model_and_in_its_namespace() -> None:
+    cache = live_cache()
+    order = "11111111-1111-1111-1111-111111111111"
+    put(cache, f"order:{order}", "public")
+    put(cache, f"rm_2:order:{order}", "rm_2")
+    put(cache, "rm_2:page:status:CREATED:q", b"p", scope="rm_2:status:CREATED")
+    rm_2 = cache_namespace("rm_2")
+    public_message = Invalidation(orders=[order], scopes=["status:CREATED"], flush=True)
+    assert apply_invalidation(cache, invalidation_encoder.encode(public_message), rm_2) == (
+        "other_read_model"
+    )
+    assert len(cache) == 3
+    message = Invalidation(orders=[order], scopes=["status:CREATED"], schema="rm_2")
+    assert apply_invalidation(cache, invalidation_encoder.encode(message), rm_2) == "applied"
+    assert cache.get(f"rm_2:order:{order}") is None
+    assert cache.get("rm_2:page:status:CREATED:q") is None
+    assert cache.get(f"order:{order}") == "public"
+    swap = Invalidation(orders=[], scopes=[], schema="rm_3", swap=True)
+    assert apply_invalidation(cache, invalidation_encoder.encode(swap), rm_2) == "swap"
+    assert apply_invalidation(cache, invalidation_encoder.encode(message), None) == (
+        "other_read_model"
+    )

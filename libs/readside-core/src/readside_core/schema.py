@@ -2,7 +2,8 @@
 
 `order_views` keeps the seed's columns, types and indexes (migration 003); `event_ids` is added.
 The tables carry no schema name: a versioned read model (blue-green rebuild) is the same
-tables in another PostgreSQL schema, selected with `schema_translate_map`.
+tables in another PostgreSQL schema, selected by the engine's connections' search_path
+(readside_core.db, readside_core.read_model).
 """
 
 from __future__ import annotations

@@ -11,11 +11,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from sqlalchemy import text
 
+from readside_core.cache import cache_namespace
 from readside_core.db import create_engine
+from readside_core.read_model import PUBLIC_SCHEMA
 from readside_core.telemetry import setup_tracing
+from readside_projection import metrics
 from readside_projection.cache_sync import CacheSync
 from readside_projection.consumer import Projection
 from readside_projection.ops import Health, serve_ops
+from readside_projection.read_model import resolve_with_retry
 from readside_projection.settings import ProjectionSettings
 
 log = logging.getLogger(__name__)
@@ -60,11 +64,29 @@ async def _check_health(projection: Projection) -> None:
 
 
 async def run(settings: ProjectionSettings) -> None:
-    engine = create_engine(settings.database_url, pool_size=2)
+    """Serve the ops endpoint, find the read model to write, then project until signalled."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    health = Health()
+    ops = await serve_ops(settings.ops_port, health) if settings.ops_port else None
+    try:
+        resolved = await resolve_with_retry(settings, health, stop)
+        if resolved is not None:
+            await _project(resolved, health, stop)
+    finally:
+        if ops is not None:
+            ops.close()
+
+
+async def _project(settings: ProjectionSettings, health: Health, stop: asyncio.Event) -> None:
+    schema = settings.read_model_schema or PUBLIC_SCHEMA
+    metrics.READ_MODEL.labels(schema, settings.consumer_group).set(1)
+    engine = create_engine(settings.database_url, schema=schema, pool_size=2)
     setup_tracing(
         "readside-projection", sqlalchemy_engine=engine, redis=settings.redis_url is not None
     )
-    health = Health()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_brokers,
         group_id=settings.consumer_group,
@@ -82,26 +104,24 @@ async def run(settings: ProjectionSettings) -> None:
         bootstrap_servers=settings.kafka_brokers, acks="all", enable_idempotence=True
     )
     cache = (
-        CacheSync(settings.redis_url, settings.cache_ttl_seconds) if settings.redis_url else None
+        CacheSync(settings.redis_url, settings.cache_ttl_seconds, cache_namespace(schema))
+        if settings.redis_url
+        else None
     )
-    projection = Projection(settings, engine, consumer, producer, cache, health)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, projection.stop.set)
-    ops = await serve_ops(settings.ops_port, health) if settings.ops_port else None
+    projection = Projection(settings, engine, consumer, producer, cache, health, stop)
     checker: asyncio.Task[None] | None = None
     try:
         if not await _start_with_retry(
-            "producer", producer, health, projection.stop, settings.retry_max_seconds
+            "producer", producer, health, stop, settings.retry_max_seconds
         ):
             return
         if not await _start_with_retry(
-            "consumer", consumer, health, projection.stop, settings.retry_max_seconds
+            "consumer", consumer, health, stop, settings.retry_max_seconds
         ):
             return
         consumer.subscribe([settings.topic], listener=projection.listener())
         checker = asyncio.create_task(_check_health(projection))
-        log.info("consuming %s as %s", settings.topic, settings.consumer_group)
+        log.info("consuming %s as %s into %s", settings.topic, settings.consumer_group, schema)
         await projection.run()
     finally:
         if checker is not None:
@@ -113,6 +133,4 @@ async def run(settings: ProjectionSettings) -> None:
             await producer.stop()
         if cache is not None:
             await cache.close()
-        if ops is not None:
-            ops.close()
         await engine.dispose()

@@ -77,6 +77,7 @@ class Projection:
         producer: AIOKafkaProducer,
         cache: CacheSync | None,
         health: Health,
+        stop: asyncio.Event | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -87,7 +88,7 @@ class Projection:
         # Next offset per assigned partition as stored in PostgreSQL (None: no row yet).
         self.positions: dict[tuple[str, int], int | None] = {}
         self.generation = 0  # bumped on every rebalance: a batch in hand is then dropped
-        self.stop = asyncio.Event()
+        self.stop = stop or asyncio.Event()
 
     def listener(self) -> ConsumerRebalanceListener:
         return _Assignment(self)

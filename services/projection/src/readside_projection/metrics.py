@@ -30,3 +30,8 @@ RETRIES = Counter("readside_projection_retries", "Batches retried, by reason", [
 CACHE_ERRORS = Counter(
     "readside_projection_cache_errors", "Cache updates that failed and were kept for a retry"
 )
+READ_MODEL = Gauge(
+    "readside_projection_read_model_info",
+    "The read-model version (PostgreSQL schema) this process writes, and its consumer group",
+    ["schema", "consumer_group"],
+)

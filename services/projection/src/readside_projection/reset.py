@@ -4,6 +4,9 @@ One PostgreSQL transaction empties order_views and customer_summaries and stores
 offsets; then Kafka's committed offsets are set to the same figures and the query caches are
 flushed. It refuses while the consumer group has active members (scale the projection to 0
 first): a live consumer would keep writing on top of the reset.
+
+It works on one read-model version: READ_MODEL_SCHEMA with CONSUMER_GROUP, or when unset the
+live one and its group (the live pointer); only that version's cache namespace is flushed.
 """
 
 from __future__ import annotations
@@ -18,10 +21,18 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import delete, insert, text
 
-from readside_core.cache import INVALIDATION_CHANNEL, Invalidation, invalidation_encoder
+from readside_core.cache import (
+    INVALIDATION_CHANNEL,
+    CacheNamespace,
+    Invalidation,
+    cache_namespace,
+    invalidation_encoder,
+)
 from readside_core.db import create_engine
+from readside_core.read_model import PUBLIC_SCHEMA, missing_tables
 from readside_core.schema import consumer_offsets
 from readside_projection.kafka_admin import topic_partitions
+from readside_projection.read_model import resolve
 from readside_projection.settings import ProjectionSettings
 
 log = logging.getLogger(__name__)
@@ -92,7 +103,13 @@ async def plan_offsets(
     return chosen
 
 
-async def reset(settings: ProjectionSettings, target: ResetTarget, dry_run: bool) -> dict[int, int]:
+async def reset(
+    settings: ProjectionSettings, target: ResetTarget, dry_run: bool
+) -> tuple[ProjectionSettings, dict[int, int]]:
+    """The offsets chosen, and the settings naming the read-model version and group reset."""
+    settings = await resolve(settings)
+    schema = settings.read_model_schema or PUBLIC_SCHEMA
+    await _check_read_model(settings.database_url, schema)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_brokers)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_brokers,
@@ -105,14 +122,14 @@ async def reset(settings: ProjectionSettings, target: ResetTarget, dry_run: bool
         partitions = await topic_partitions(admin, settings.topic)
         offsets = await plan_offsets(consumer, partitions, settings.topic, target)
         if dry_run:
-            return offsets
+            return settings, offsets
         members = await _active_members(admin, settings.consumer_group)
         if members:
             raise ResetError(
                 f"consumer group {settings.consumer_group} has {members} active member(s): "
                 "scale the projection to 0 (or stop it) and run the reset again"
             )
-        await _reset_database(settings, offsets)
+        await _reset_database(settings, schema, offsets)
         tps = {
             TopicPartition(settings.topic, p): OffsetAndMetadata(o, "") for p, o in offsets.items()
         }
@@ -122,12 +139,28 @@ async def reset(settings: ProjectionSettings, target: ResetTarget, dry_run: bool
         await consumer.stop()
         await admin.close()
     if settings.redis_url:
-        await _flush_cache(settings.redis_url)
-    return offsets
+        await _flush_cache(settings.redis_url, cache_namespace(schema))
+    return settings, offsets
 
 
-async def _reset_database(settings: ProjectionSettings, offsets: dict[int, int]) -> None:
-    engine = create_engine(settings.database_url, pool_size=1)
+async def _check_read_model(database_url: str, schema: str) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            missing = await missing_tables(conn, schema)
+    finally:
+        await engine.dispose()
+    if missing:
+        raise ResetError(
+            f"read model {schema} has no table {', '.join(missing)}: run `readside-projection "
+            f"migrate` with READ_MODEL_SCHEMA={schema} first"
+        )
+
+
+async def _reset_database(
+    settings: ProjectionSettings, schema: str, offsets: dict[int, int]
+) -> None:
+    engine = create_engine(settings.database_url, schema=schema, pool_size=1)
     try:
         async with engine.begin() as conn:
             await conn.execute(text("TRUNCATE order_views, customer_summaries"))
@@ -153,22 +186,30 @@ async def _reset_database(settings: ProjectionSettings, offsets: dict[int, int])
         await engine.dispose()
 
 
-async def _flush_cache(redis_url: str) -> None:
-    """Drop every cached order, page and generation, and tell query pods to flush theirs."""
-    client = aioredis.from_url(redis_url, socket_timeout=5)
+async def _flush_cache(redis_url: str, namespace: CacheNamespace) -> None:
+    """Drop the version's cached orders, pages and generations; tell query pods to flush."""
     try:
-        for pattern in ("order:*", "page:*", "gen:*", "order_number:*"):
+        await unlink_namespace(redis_url, namespace)
+    except (OSError, aioredis.RedisError) as exc:
+        log.warning("could not flush the query cache (entries expire by TTL): %s", exc)
+
+
+async def unlink_namespace(redis_url: str, namespace: CacheNamespace) -> int:
+    """Unlink every key of the namespace and publish a flush for it; how many keys went."""
+    client = aioredis.from_url(redis_url, socket_timeout=5)
+    unlinked = 0
+    try:
+        for pattern in namespace.key_patterns():
             batch: list[bytes] = []
             async for key in client.scan_iter(match=pattern, count=1000):
                 batch.append(key)
                 if len(batch) >= 1000:
-                    await client.unlink(*batch)
+                    unlinked += await client.unlink(*batch)
                     batch.clear()
             if batch:
-                await client.unlink(*batch)
-        message = Invalidation(orders=[], scopes=[], flush=True)
+                unlinked += await client.unlink(*batch)
+        message = Invalidation(orders=[], scopes=[], flush=True, schema=namespace.schema)
         await client.publish(INVALIDATION_CHANNEL, invalidation_encoder.encode(message))
-    except (OSError, aioredis.RedisError) as exc:
-        log.warning("could not flush the query cache (entries expire by TTL): %s", exc)
     finally:
         await client.aclose()
+    return unlinked

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from readside_core.settings import env_float, env_int, env_optional, env_str
+from readside_core.read_model import InvalidSchemaName, check_schema_name
+from readside_core.settings import SettingsError, env_float, env_int, env_optional, env_str
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,9 @@ class ProjectionSettings:
     """KAFKA_TOPIC: the order events topic (default order-events)."""
     consumer_group: str
     """CONSUMER_GROUP: Kafka consumer group, also the key of the stored offsets."""
+    read_model_schema: str | None
+    """READ_MODEL_SCHEMA: the read-model version (PostgreSQL schema) to write, with
+    CONSUMER_GROUP. Unset: the live version, as the live pointer says (see read_model.py)."""
     redis_url: str | None
     """REDIS_URL: where the query service caches; unset means no cache updates."""
     cache_ttl_seconds: int
@@ -44,6 +48,7 @@ class ProjectionSettings:
             kafka_brokers=env_str("KAFKA_BROKERS", "localhost:9092", env=env),
             topic=env_str("KAFKA_TOPIC", "order-events", env=env),
             consumer_group=env_str("CONSUMER_GROUP", "projection-service", env=env),
+            read_model_schema=_schema(env_optional("READ_MODEL_SCHEMA", env=env)),
             redis_url=env_optional("REDIS_URL", env=env),
             cache_ttl_seconds=env_int("CACHE_TTL_SECONDS", 300, minimum=1, env=env),
             ops_port=env_int("OPS_PORT", 9091, minimum=0, env=env),
@@ -52,3 +57,12 @@ class ProjectionSettings:
             session_timeout_ms=env_int("KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=1000, env=env),
             retry_max_seconds=env_float("RETRY_MAX_SECONDS", 5.0, minimum=0.1, env=env),
         )
+
+
+def _schema(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_schema_name(value)
+    except InvalidSchemaName as exc:
+        raise SettingsError(f"READ_MODEL_SCHEMA: {exc}") from None

@@ -1,8 +1,10 @@
 """The composition root: `create_app(settings)` wires everything; nothing connects on import.
 
-The Litestar lifespan builds the engine, the Redis client, the caches and the invalidation
-subscriber, and closes them on shutdown. `build_asgi_app` adds the request-metrics wrapper
-and, only when OTEL_EXPORTER_OTLP_ENDPOINT is set, OpenTelemetry's ASGI middleware.
+The Litestar lifespan builds the Redis client, the caches, the read-model follower (which
+reads the live pointer before the first request, and builds an engine per version served)
+and the invalidation subscriber, and closes them on shutdown. `build_asgi_app` adds the
+request-metrics wrapper and, only when OTEL_EXPORTER_OTLP_ENDPOINT is set, OpenTelemetry's
+ASGI middleware.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 
+from readside_core.cache import cache_namespace
 from readside_core.db import create_engine
 from readside_core.repository import OrderViewRepository
 from readside_core.telemetry import setup_tracing
@@ -30,50 +33,75 @@ from readside_query.redis_cache import RedisCache, connect_redis
 from readside_query.routes import ORDER_ROUTES
 from readside_query.settings import QuerySettings
 from readside_query.subscriber import InvalidationSubscriber
+from readside_query.versions import LiveVersion, ReadModelFollower, ServedVersion
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "readside-query"
 
 
-def create_app(settings: QuerySettings, local: LocalCache | None = None) -> Litestar:
-    """The Litestar app; `local` is the in-process cache (shared with the Edge fast path)."""
+def create_app(
+    settings: QuerySettings, local: LocalCache | None = None, live: LiveVersion | None = None
+) -> Litestar:
+    """The Litestar app; `local` is the in-process cache and `live` the version served (both
+    shared with the Edge fast path)."""
     local = new_local_cache(settings) if local is None else local
+    live = LiveVersion() if live is None else live
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        control = create_engine(settings.database_url, pool_size=1)
         redis_client = connect_redis(settings.redis_url, settings.redis_timeout_seconds)
         if settings.otlp_endpoint:
-            setup_tracing(SERVICE_NAME, sqlalchemy_engine=engine, redis=True)
+            # Engines created later (one per read-model version) are traced too.
+            setup_tracing(SERVICE_NAME, sqlalchemy_engine=control, redis=True)
         redis_cache = RedisCache(
             redis_client,
             settings.cache_ttl_seconds,
             CircuitBreaker(settings.redis_breaker_seconds),
         )
-        subscriber = InvalidationSubscriber(settings.redis_url, local)
-        task = asyncio.create_task(subscriber.run(), name="invalidation-subscriber")
+
+        def serve(schema: str) -> ServedVersion:
+            engine = create_engine(
+                settings.database_url, schema=schema, pool_size=settings.db_pool_size
+            )
+            repository = OrderViewRepository(engine)
+            reads = OrderReads(repository, local, redis_cache, cache_namespace(schema))
+            return ServedVersion(schema, engine, reads)
+
+        follower = ReadModelFollower(live, control, serve, local, settings.read_model_poll_seconds)
+        await follower.refresh()
+        subscriber = InvalidationSubscriber(
+            settings.redis_url, local, lambda: live.namespace, follower.poke
+        )
+        tasks = [
+            asyncio.create_task(subscriber.run(), name="invalidation-subscriber"),
+            asyncio.create_task(follower.run(), name="read-model-follower"),
+        ]
         app.state.update(
-            engine=engine,
+            control_engine=control,
+            live=live,
             redis_cache=redis_cache,
             redis_required=settings.ready_requires_redis,
             subscriber=subscriber,
-            reads=OrderReads(OrderViewRepository(engine), local, redis_cache),
+            follower=follower,
         )
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await follower.close()
             await redis_cache.close()
-            await engine.dispose()
+            await control.dispose()
 
     return Litestar(
         route_handlers=[*ORDER_ROUTES, *PROBE_ROUTES],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
-        state=State({"local_cache": local}),
+        state=State({"local_cache": local, "live": live}),
         debug=False,
     )
 
@@ -85,7 +113,8 @@ def new_local_cache(settings: QuerySettings) -> LocalCache:
 def build_asgi_app(settings: QuerySettings) -> Any:
     """What Granian serves: the app behind the Edge (and tracing when configured)."""
     local = new_local_cache(settings)
-    app: Any = Edge(create_app(settings, local), local)
+    live = LiveVersion()
+    app: Any = Edge(create_app(settings, local, live), local, live)
     if settings.otlp_endpoint:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 

@@ -3,7 +3,8 @@
 `GET /api/v1/orders/{uuid}` whose body is in the in-process cache is answered here, before
 Litestar routes anything: the same bytes, headers, ETag and 304 handling as the Litestar
 route, at a fraction of the cost (see docs/benchmarks.md). Anything else, including every
-cache miss, goes to Litestar.
+cache miss, goes to Litestar. The key is in the served read-model version's namespace: a
+prefix held in memory (versions.LiveVersion), so no I/O decides the version.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Final
 from readside_query.etag import TaggedBody, none_match
 from readside_query.local_cache import LocalCache
 from readside_query.metrics import CACHE_STATS, REQUEST_STATS
+from readside_query.versions import LiveVersion
 
 ORDER_PREFIX: Final = "/api/v1/orders/"
 ORDER_TEMPLATE: Final = "/api/v1/orders/{order_id}"
@@ -42,9 +44,10 @@ async def send_order(send: Any, tagged: TaggedBody, client_tag: str | None) -> i
 
 
 class Edge:
-    def __init__(self, app: Any, local: LocalCache) -> None:
+    def __init__(self, app: Any, local: LocalCache, live: LiveVersion | None = None) -> None:
         self.app = app
         self._local = local
+        self._live = LiveVersion() if live is None else live
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -57,7 +60,7 @@ class Edge:
             and scope["method"] == "GET"
             and path.startswith(ORDER_PREFIX)
         ):
-            tagged = self._local.get("order:" + path[15:])
+            tagged = self._local.get(self._live.order_prefix + path[15:])
             if tagged is not None:
                 CACHE_STATS.lookups[_LOCAL_ORDER_HIT] += 1
                 status = await send_order(send, tagged, if_none_match(scope))

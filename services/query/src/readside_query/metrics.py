@@ -20,6 +20,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     Counter,
+    Gauge,
     disable_created_metrics,
     generate_latest,
 )
@@ -125,6 +126,15 @@ INVALIDATIONS = Counter(
     "readside_query_invalidations",
     "Invalidation messages received on the pub/sub channel, by outcome.",
     ["outcome"],
+)
+READ_MODEL = Gauge(
+    "readside_query_read_model_info",
+    "The read-model version (PostgreSQL schema) this process serves: 1 for that schema.",
+    ["schema"],
+)
+READ_MODEL_SWAPS = Counter(
+    "readside_query_read_model_swaps",
+    "Times this process switched to another read-model version (the first one included).",
 )
 SUBSCRIPTIONS = Counter(
     "readside_query_subscriptions",

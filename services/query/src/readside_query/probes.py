@@ -12,9 +12,11 @@ from litestar.response.base import ASGIResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from readside_core.read_model import PUBLIC_SCHEMA
 from readside_core.views import json_encoder
 from readside_query.metrics import render_metrics
 from readside_query.redis_cache import RedisCache
+from readside_query.versions import LiveVersion
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +29,15 @@ class Readiness:
     postgres: bool
     redis: bool
     redis_required: bool
+    read_model: str | None = PUBLIC_SCHEMA  # the version served; None: not known yet
 
     @property
     def ready(self) -> bool:
-        return self.postgres and (self.redis or not self.redis_required)
+        return (
+            self.postgres
+            and (self.redis or not self.redis_required)
+            and self.read_model is not None
+        )
 
     def body(self) -> dict[str, Any]:
         down = [name for name, up in (("postgres", self.postgres), ("redis", self.redis)) if not up]
@@ -39,6 +46,7 @@ class Readiness:
             "postgres": "up" if self.postgres else "down",
             "redis": "up" if self.redis else "down",
             "down": down,
+            "read_model": self.read_model,
         }
 
 
@@ -53,10 +61,10 @@ async def postgres_reachable(engine: AsyncEngine) -> bool:
 
 
 async def check_readiness(
-    engine: AsyncEngine, redis: RedisCache, redis_required: bool
+    engine: AsyncEngine, redis: RedisCache, redis_required: bool, read_model: str | None
 ) -> Readiness:
     postgres_up, redis_up = await asyncio.gather(postgres_reachable(engine), redis.ping())
-    return Readiness(postgres=postgres_up, redis=redis_up, redis_required=redis_required)
+    return Readiness(postgres_up, redis_up, redis_required, read_model)
 
 
 @get("/health", include_in_schema=True)
@@ -73,9 +81,13 @@ async def livez() -> ASGIResponse:
 
 @get("/readyz")
 async def readyz(request: Request[Any, Any, Any]) -> ASGIResponse:
-    """Readiness: 200 when PostgreSQL and Redis answer, else 503 naming what is down."""
+    """Readiness: 200 when PostgreSQL and Redis answer and the live read model is known, else
+    503 naming what is down."""
     state = request.app.state
-    readiness = await check_readiness(state.engine, state.redis_cache, state.redis_required)
+    live: LiveVersion = state.live
+    version = live.version
+    engine = state.control_engine if version is None else version.engine
+    readiness = await check_readiness(engine, state.redis_cache, state.redis_required, live.schema)
     return ASGIResponse(
         body=json_encoder.encode(readiness.body()),
         status_code=200 if readiness.ready else 503,

@@ -4,15 +4,20 @@ Each method returns prebuilt response bytes (or None for "not found"); encoding 
 when a body enters the cache. Fills follow readside_core.cache: orders through SET_IF_NEWER,
 pages under the generation read *before* querying PostgreSQL, local entries only with a
 ticket taken before the read (see local_cache).
+
+One OrderReads serves one read-model version: its repository's engine reads that version's
+schema, and every key, in Redis and in process, is in that version's namespace. A request
+uses one OrderReads from start to end; `in_flight` counts the reads under way, so that a
+version being retired after a swap is disposed of only once they are done.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
-from readside_core.cache import customer_scope, order_key, status_scope
+from readside_core.cache import PUBLIC_NAMESPACE, CacheNamespace, customer_scope, status_scope
 from readside_core.repository import OrderViewRepository
 from readside_core.views import OrderStatus, json_encoder, order_to_json, summary_to_json
 from readside_query.etag import TaggedBody
@@ -25,15 +30,43 @@ SUMMARY_QUERY = "summary"
 
 _LOOKUPS = CACHE_STATS.lookups
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _counted(
+    method: Callable[Concatenate[OrderReads, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[OrderReads, P], Coroutine[Any, Any, R]]:
+    async def counted(self: OrderReads, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        self.in_flight += 1
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self.in_flight -= 1
+
+    return counted
+
 
 class OrderReads:
-    def __init__(self, repository: OrderViewRepository, local: LocalCache, redis: RedisCache):
+    def __init__(
+        self,
+        repository: OrderViewRepository,
+        local: LocalCache,
+        redis: RedisCache,
+        namespace: CacheNamespace = PUBLIC_NAMESPACE,
+    ):
         self._repository = repository
         self._local = local
         self._redis = redis
+        self.namespace = namespace
+        self.in_flight = 0
 
+    @_counted
     async def order(self, order_id: UUID) -> TaggedBody | None:
-        key = order_key(order_id)
+        return await self._order(order_id)
+
+    async def _order(self, order_id: UUID) -> TaggedBody | None:
+        key = self.namespace.order_key(order_id)
         hit: TaggedBody | None = self._local.get(key)
         if hit is not None:
             _LOOKUPS["local", "order", "hit"] += 1
@@ -54,20 +87,21 @@ class OrderReads:
         self._local.put(key, tagged, ticket, key)
         return tagged
 
+    @_counted
     async def order_by_number(self, order_number: str) -> TaggedBody | None:
         order_id = await self._order_id(order_number)
-        return None if order_id is None else await self.order(order_id)
+        return None if order_id is None else await self._order(order_id)
 
     async def _order_id(self, order_number: str) -> UUID | None:
         # number -> id never changes: no invalidation needed, at either layer.
-        key = "number:" + order_number
+        key = self.namespace.prefix + "number:" + order_number
         hit: UUID | None = self._local.get(key)
         if hit is not None:
             _LOOKUPS["local", "number", "hit"] += 1
             return hit
         _LOOKUPS["local", "number", "miss"] += 1
         ticket = self._local.ticket(key)
-        cached = await self._redis.get_order_id(order_number)
+        cached = await self._redis.get_order_id(self.namespace.number_key(order_number))
         if cached is not None:
             _LOOKUPS["redis", "number", "hit"] += 1
             order_id = UUID(cached)
@@ -77,10 +111,11 @@ class OrderReads:
             if view is None:
                 return None
             order_id = view.order_id
-            await self._redis.fill_order_id(order_number, str(order_id))
+            await self._redis.fill_order_id(self.namespace.number_key(order_number), str(order_id))
         self._local.put(key, order_id, ticket, key)
         return order_id
 
+    @_counted
     async def customer_orders(self, customer_id: UUID, query: ListQuery) -> bytes:
         async def load() -> bytes:
             # One after the other: each holds one pooled connection at a time, so a full
@@ -102,6 +137,7 @@ class OrderReads:
         assert page is not None
         return page
 
+    @_counted
     async def status_orders(self, status: OrderStatus, query: ListQuery) -> bytes:
         async def load() -> bytes:
             views = await self._repository.list_by_status(
@@ -120,6 +156,7 @@ class OrderReads:
         assert page is not None
         return page
 
+    @_counted
     async def customer_summary(self, customer_id: UUID) -> bytes | None:
         async def load() -> bytes | None:
             summary = await self._repository.get_customer_summary(customer_id)
@@ -134,14 +171,19 @@ class OrderReads:
         kind: str,
         load: Callable[[], Awaitable[bytes | None]],
     ) -> bytes | None:
-        key = f"page:{scope}:{query}"
+        ns = self.namespace
+        # In process: `{prefix}page:{scope}:{query}`, evicted with its scope `{prefix}{scope}`.
+        local_scope = ns.prefix + scope
+        key = f"{ns.prefix}page:{scope}:{query}"
         hit: bytes | None = self._local.get(key)
         if hit is not None:
             _LOOKUPS["local", kind, "hit"] += 1
             return hit
         _LOOKUPS["local", kind, "miss"] += 1
-        ticket = self._local.ticket(scope)
-        generation, body = await self._redis.get_page(scope, query)
+        ticket = self._local.ticket(local_scope)
+        generation, body = await self._redis.get_page(
+            ns.generation_key(scope), ns.page_head(scope), query
+        )
         if body is not None:
             _LOOKUPS["redis", kind, "hit"] += 1
         else:
@@ -150,8 +192,8 @@ class OrderReads:
             if body is None:
                 return None
             if generation is not None:
-                await self._redis.fill_page(scope, generation, query, body)
-        self._local.put(key, body, ticket, scope, scope=scope)
+                await self._redis.fill_page(ns.page_key(scope, generation, query), body)
+        self._local.put(key, body, ticket, local_scope, scope=local_scope)
         return body
 
 

@@ -5,8 +5,9 @@ every few seconds, and opens the circuit breaker, so later requests skip Redis f
 moment instead of waiting on it: a lookup then reports a miss and a fill does nothing.
 Requests never see a Redis error.
 
-Beyond the protocol's keys this layer owns `order_number:{order_number}` -> order id (the
-number never changes, so the mapping needs no invalidation; it expires with the TTL).
+Keys come from the caller (a readside_core.cache.CacheNamespace: one per read-model version),
+so one client and one breaker serve every version. `order_number:{order_number}` -> order id
+needs no invalidation (a number never changes); it expires with the TTL.
 """
 
 from __future__ import annotations
@@ -19,17 +20,13 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from readside_core.cache import GET_PAGE, SET_IF_NEWER, generation_key, page_key
+from readside_core.cache import GET_PAGE, SET_IF_NEWER
 from readside_query.breaker import CircuitBreaker, RateLimitedLog
 from readside_query.metrics import REDIS_ERRORS, REDIS_SKIPPED
 
 log = logging.getLogger(__name__)
 
 REDIS_FAILURES = (RedisError, OSError)
-
-
-def number_key(order_number: str) -> str:
-    return f"order_number:{order_number}"
 
 
 def no_retries() -> Retry:
@@ -71,28 +68,29 @@ class RedisCache:
             "fill_order", self._set_if_newer(keys=[key], args=[self._ttl, version, body])
         )
 
-    async def get_order_id(self, order_number: str) -> str | None:
-        raw = await self._call("get_order_id", self._client.get(number_key(order_number)))
+    async def get_order_id(self, number_key: str) -> str | None:
+        raw = await self._call("get_order_id", self._client.get(number_key))
         return raw.decode() if raw is not None else None
 
-    async def fill_order_id(self, order_number: str, order_id: str) -> None:
-        set_call = self._client.set(number_key(order_number), order_id, ex=self._ttl)
+    async def fill_order_id(self, number_key: str, order_id: str) -> None:
+        set_call = self._client.set(number_key, order_id, ex=self._ttl)
         await self._call("fill_order_id", set_call)
 
-    async def get_page(self, scope: str, query: str) -> tuple[int | None, bytes | None]:
+    async def get_page(
+        self, generation_key: str, page_head: str, query: str
+    ) -> tuple[int | None, bytes | None]:
         """(generation, page body or None); generation None when Redis could not answer."""
         reply = await self._call(
             "get_page",
-            self._get_page(keys=[generation_key(scope)], args=[scope, query, self._ttl]),
+            self._get_page(keys=[generation_key], args=[page_head, query, self._ttl]),
         )
         if reply is None:
             return None, None
         generation, page = reply
         return int(generation), page or None
 
-    async def fill_page(self, scope: str, generation: int, query: str, body: bytes) -> None:
-        key = page_key(scope, generation, query)
-        await self._call("fill_page", self._client.set(key, body, ex=self._ttl))
+    async def fill_page(self, page_key: str, body: bytes) -> None:
+        await self._call("fill_page", self._client.set(page_key, body, ex=self._ttl))
 
     async def ping(self) -> bool:
         """For readiness: goes to Redis whatever the breaker says; never raises."""

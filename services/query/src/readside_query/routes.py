@@ -25,6 +25,7 @@ from readside_query.openapi import (
 )
 from readside_query.params import parse_list_query, parse_order_number, parse_status, parse_uuid
 from readside_query.reads import OrderReads
+from readside_query.versions import LiveVersion
 
 JSON = "application/json"
 AnyRequest = Request[Any, Any, Any]
@@ -61,8 +62,9 @@ ORDER_RESPONSES = {**ok(OrderBody, "The order"), **NOT_MODIFIED, **BAD_REQUEST, 
 
 
 def _reads(request: AnyRequest) -> OrderReads:
-    reads: OrderReads = request.app.state.reads
-    return reads
+    """The reads of the version served now: the whole request is answered from it."""
+    live: LiveVersion = request.app.state.live
+    return live.reads()
 
 
 def _json(body: bytes) -> ASGIResponse:

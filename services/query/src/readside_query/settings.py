@@ -40,6 +40,9 @@ class QuerySettings:
     """READY_REQUIRES_REDIS: whether /readyz answers 503 while Redis is down (1 or 0)."""
     otlp_endpoint: str | None = None
     """OTEL_EXPORTER_OTLP_ENDPOINT: when set, traces go there over OTLP/HTTP."""
+    read_model_poll_seconds: float = 2.0
+    """READ_MODEL_POLL_SECONDS: how often the live read-model pointer is read (a swap message
+    on the invalidation channel makes it read at once)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> QuerySettings:
@@ -73,6 +76,7 @@ class QuerySettings:
             ready_requires_redis=_env_bool("READY_REQUIRES_REDIS", True, env),
             otlp_endpoint=(os.environ if env is None else env).get("OTEL_EXPORTER_OTLP_ENDPOINT")
             or None,
+            read_model_poll_seconds=env_float("READ_MODEL_POLL_SECONDS", 2.0, minimum=0.1, env=env),
         )
 
 

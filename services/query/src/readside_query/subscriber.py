@@ -1,9 +1,11 @@
 """The invalidation subscriber: keeps the in-process cache honest, or switched off.
 
 A background task subscribes to INVALIDATION_CHANNEL. Once Redis confirms the subscription
-the local cache is enabled; every `Invalidation` then evicts its orders and scopes (or
-everything, with `flush`). When the connection fails, or a ping goes unanswered, the local
-cache is disabled and cleared, and the task reconnects with capped exponential backoff.
+the local cache is enabled; every `Invalidation` of the read-model version this process serves
+then evicts its orders and scopes (or everything, with `flush`); messages of other versions
+(a shadow rebuild's) are ignored, and a swap message makes the follower re-read the live
+pointer at once. When the connection fails, or a ping goes unanswered, the local cache is
+disabled and cleared, and the task reconnects with capped exponential backoff.
 """
 
 from __future__ import annotations
@@ -11,11 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import msgspec
 import redis.asyncio as aioredis
 
-from readside_core.cache import INVALIDATION_CHANNEL, invalidation_decoder, order_key
+from readside_core.cache import (
+    INVALIDATION_CHANNEL,
+    PUBLIC_NAMESPACE,
+    CacheNamespace,
+    invalidation_decoder,
+)
 from readside_query.breaker import RateLimitedLog
 from readside_query.local_cache import LocalCache
 from readside_query.metrics import INVALIDATIONS, SUBSCRIPTIONS
@@ -24,8 +32,11 @@ from readside_query.redis_cache import REDIS_FAILURES, no_retries
 log = logging.getLogger(__name__)
 
 
-def apply_invalidation(local: LocalCache, data: bytes) -> str:
-    """Apply one pub/sub message to the local cache; returns the outcome for metrics."""
+def apply_invalidation(
+    local: LocalCache, data: bytes, serving: CacheNamespace | None = PUBLIC_NAMESPACE
+) -> str:
+    """Apply one pub/sub message to the local cache (holding `serving`'s entries); returns
+    the outcome for metrics: applied, flush, undecodable, swap or other_read_model."""
     try:
         message = invalidation_decoder.decode(data)
     except msgspec.DecodeError as exc:
@@ -33,10 +44,17 @@ def apply_invalidation(local: LocalCache, data: bytes) -> str:
         log.warning("undecodable invalidation message, flushing the local cache: %s", exc)
         local.flush()
         return "undecodable"
+    if message.swap:
+        return "swap"  # the caller re-reads the pointer; a switch empties the cache
+    if serving is None or message.schema != serving.schema:
+        return "other_read_model"
     if message.flush:
         local.flush()
         return "flush"
-    local.invalidate([order_key(order_id) for order_id in message.orders], message.scopes)
+    local.invalidate(
+        [serving.order_key(order_id) for order_id in message.orders],
+        [serving.prefix + scope for scope in message.scopes],
+    )
     return "applied"
 
 
@@ -45,6 +63,8 @@ class InvalidationSubscriber:
         self,
         redis_url: str,
         local: LocalCache,
+        serving: Callable[[], CacheNamespace | None] = lambda: PUBLIC_NAMESPACE,
+        on_swap: Callable[[], None] = lambda: None,
         *,
         connect_timeout: float = 1.0,
         ping_interval: float = 5.0,
@@ -53,6 +73,8 @@ class InvalidationSubscriber:
     ) -> None:
         self._url = redis_url
         self._local = local
+        self._serving = serving
+        self._on_swap = on_swap
         self._connect_timeout = connect_timeout
         self._ping_interval = ping_interval
         self._min_backoff = min_backoff
@@ -119,7 +141,11 @@ class InvalidationSubscriber:
             log.info("subscribed to %s; local cache on", INVALIDATION_CHANNEL)
         elif kind == "message":
             data = message["data"]
-            outcome = apply_invalidation(self._local, data if isinstance(data, bytes) else b"")
+            outcome = apply_invalidation(
+                self._local, data if isinstance(data, bytes) else b"", self._serving()
+            )
+            if outcome == "swap":
+                self._on_swap()
             INVALIDATIONS.labels(outcome).inc()
 
 
