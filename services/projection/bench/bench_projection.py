@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from conftest import migrate, stack  # noqa: E402
+from readside_kafka import topic_partitions  # noqa: E402
 from readside_projection.events_tool import publish  # noqa: E402
 from readside_projection.generator import generate  # noqa: E402
-from readside_projection.kafka_admin import topic_partitions  # noqa: E402
 
 
 def stack_env() -> dict[str, str]:

@@ -32,8 +32,8 @@ from readside_core.views import (
     summarize_customer,
     summary_to_json,
 )
+from readside_kafka import topic_partitions
 from readside_projection.events_tool import publish
-from readside_projection.kafka_admin import topic_partitions
 
 Message = tuple[bytes | None, bytes]
 

@@ -12,8 +12,6 @@ live one and its group (the live pointer); only that version's cache namespace i
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -31,24 +29,13 @@ from readside_core.cache import (
 from readside_core.db import create_engine
 from readside_core.read_model import PUBLIC_SCHEMA, missing_tables
 from readside_core.schema import consumer_offsets
-from readside_projection.kafka_admin import topic_partitions
+from readside_kafka import ResetError, ResetTarget, plan_offsets, topic_partitions
 from readside_projection.read_model import resolve
 from readside_projection.settings import ProjectionSettings
 
+__all__ = ["ResetError", "ResetTarget", "parse_offsets", "reset"]
+
 log = logging.getLogger(__name__)
-
-
-class ResetError(RuntimeError):
-    """The reset cannot run as asked; the message says what to change."""
-
-
-@dataclass(frozen=True, slots=True)
-class ResetTarget:
-    """Exactly one of: earliest, a timestamp, or explicit offsets per partition."""
-
-    earliest: bool = False
-    timestamp: datetime | None = None
-    offsets: dict[int, int] | None = None
 
 
 def parse_offsets(text_value: str) -> dict[int, int]:
@@ -71,36 +58,6 @@ async def _active_members(admin: AIOKafkaAdminClient, group: str) -> int:
         for entry in response.groups:
             members += len(entry[5])  # (error, group, state, protocol_type, protocol, members)
     return members
-
-
-async def plan_offsets(
-    consumer: AIOKafkaConsumer, partitions: set[int], topic: str, target: ResetTarget
-) -> dict[int, int]:
-    """The offset each partition of the topic restarts from."""
-    if not partitions:
-        raise ResetError(f"topic {topic!r} does not exist on the brokers")
-    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-    beginning = await consumer.beginning_offsets(tps)
-    end = await consumer.end_offsets(tps)
-    if target.timestamp is not None:
-        if target.timestamp > datetime.now(UTC):
-            raise ResetError(f"timestamp {target.timestamp.isoformat()} is in the future")
-        millis = int(target.timestamp.timestamp() * 1000)
-        found = await consumer.offsets_for_times({tp: millis for tp in tps})
-        return {tp.partition: (found[tp].offset if found[tp] else end[tp]) for tp in tps}
-    chosen = {tp.partition: beginning[tp] for tp in tps}
-    for partition, offset in (target.offsets or {}).items():
-        tp = TopicPartition(topic, partition)
-        if tp not in beginning:
-            raise ResetError(
-                f"partition {partition} does not exist: {topic} has partitions {sorted(partitions)}"
-            )
-        if not beginning[tp] <= offset <= end[tp]:
-            raise ResetError(
-                f"offset {offset} of partition {partition} is outside [{beginning[tp]}, {end[tp]}]"
-            )
-        chosen[partition] = offset
-    return chosen
 
 
 async def reset(
