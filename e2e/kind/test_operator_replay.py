@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -274,3 +275,56 @@ def test_an_operator_killed_mid_replay_resumes_it_and_a_second_replay_waits(
     assert status["phase"] == "Succeeded", status
     first_done = release.status("survivor")["completionTime"]
     assert release.status("second")["startTime"] >= first_done
+
+
+def test_blue_green_replay_swaps_while_clients_keep_reading(
+    release: Operated, api: PortForward
+) -> None:
+    """Last in this module: afterwards the live read model is no longer `public`."""
+    wait_for("the sample served", lambda: served_exactly(api, EXPECTED), timeout=180, every=2)
+    release.psql("UPDATE order_views SET status = 'corrupted'")  # the live version goes bad
+    order_ids = list(EXPECTED)
+    failures: list[tuple[str, int]] = []
+    stop = threading.Event()
+    reads = 0
+
+    def poll() -> None:
+        nonlocal reads
+        client = PortForward(release.kubectl_bin, NAMESPACE)
+        try:
+            while not stop.is_set():
+                path = f"/api/v1/orders/{order_ids[reads % len(order_ids)]}"
+                status, _ = client.get(path)
+                reads += 1
+                if status != 200:
+                    failures.append((path, status))
+        finally:
+            client.close()
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    started = time.monotonic()
+    release.replay("bluegreen", strategy="BlueGreen", **{"from": {"earliest": True}})
+    status = release.wait_phase("bluegreen", "Succeeded", "Failed", timeout=900)
+    took = time.monotonic() - started
+    stop.set()
+    poller.join(timeout=30)
+    assert status["phase"] == "Succeeded", status
+    print(f"BlueGreen replay of the sample: {took:.1f}s, {reads} reads during it")
+    assert reads > 0
+    assert not failures, failures[:10]
+    # The query API serves the rebuilt version: exactly the fold of the stream again.
+    wait_for("the new version served", lambda: served_exactly(api, EXPECTED), timeout=60)
+    assert release.psql("SELECT schema_name FROM readside_live_read_model") == "rm_bluegreen"
+    live = release.get("projection", PROJECTION)["status"]["readModel"]
+    assert live["schema"] == "rm_bluegreen"
+    assert not release.kubectl(
+        "get", "deploy", "-l", "readside.io/replay=bluegreen", "-o", "name"
+    ).stdout.strip()
+    # The live projection moved: new events land in the new version.
+    extra = REPO / ".local" / "op-e2e-bg.events.jsonl"
+    generator = REPO / ".venv" / "bin" / "readside-events"
+    run([str(generator), "generate", "--orders", "2", "--seed", "5", "--out", str(extra)])
+    release.publish_file(extra)
+    order_id = json.loads(extra.read_text().splitlines()[0])["value"]["aggregate_id"]
+    wait_for("a new order served", lambda: api.get(f"/api/v1/orders/{order_id}")[0] == 200, 180)
