@@ -5,7 +5,7 @@ UV ?= uv
 export PATH := $(HOME)/.local/bin:$(PATH)
 
 .PHONY: help up down test lint unit integration migrate stack-up stack-down clean \
-        bench-query bench-projection bench-autoscaling deps
+        bench-query bench-projection bench-autoscaling bench-replay deps
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ bench-projection: deps stack-up ## projection throughput, end-to-end latency, CO
 
 bench-autoscaling: deps stack-up ## operator scalings over a 10-minute sawtooth (real Kafka + kube-apiserver)
 	$(UV) run --frozen python operator/bench/bench_autoscaling.py
+
+bench-replay: deps ## rebuild 1,000,000 events InPlace and BlueGreen in the kind cluster (make images-app kind-load-app first)
+	$(UV) run --frozen python operator/bench/bench_replay.py
 
 -include hack/mk/kind.mk
 -include hack/mk/deploy.mk

@@ -18,82 +18,29 @@ from typing import Any
 
 import pytest
 
-from .test_release import EXPECTED, SAMPLE, PortForward, Release, served_exactly
-from .tools import CHART, CLUSTER, REPO, run, wait_for
+from .release import EXPECTED, PROJECTION, SAMPLE, Operated, PortForward, served_exactly
+from .tools import CLUSTER, REPO, run, wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 
 NAMESPACE = os.environ.get("READSIDE_OPERATOR_E2E_NAMESPACE", "readside-op-e2e")
-PROJECTION = "orders"
-DEPLOYMENT = "readside-projection"
 LOCK = "readside.io/replay"
 PAUSE = "readside.io/autoscaling-paused-by"
 
 
-class Operated(Release):
-    def psql(self, sql: str) -> str:
-        script = f'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAc "{sql}"'
-        return self.kubectl("exec", "deploy/postgres", "--", "sh", "-c", script).stdout.strip()
-
-    def replay(self, name: str, **spec: Any) -> None:
-        body = {
-            "apiVersion": "readside.io/v1alpha1",
-            "kind": "ProjectionReplay",
-            "metadata": {"name": name},
-            "spec": {"projection": PROJECTION, **spec},
-        }
-        self.kubectl("apply", "-f", "-", input_text=json.dumps(body))
-
-    def get(self, kind: str, name: str) -> dict[str, Any]:
-        return json.loads(self.kubectl("get", kind, name, "-o", "json").stdout)  # type: ignore[no-any-return]
-
-    def status(self, name: str) -> dict[str, Any]:
-        found = self.kubectl("get", "projectionreplay", name, "-o", "json", check=False)
-        return (json.loads(found.stdout).get("status") or {}) if found.returncode == 0 else {}
-
-    def wait_phase(self, name: str, *phases: str, timeout: float = 300) -> dict[str, Any]:
-        wait_for(
-            f"replay {name} in {phases}",
-            lambda: self.status(name).get("phase") in phases,
-            timeout=timeout,
-            every=1,
-        )
-        return self.status(name)
-
-    def replicas(self) -> int:
-        return int(self.get("deployment", DEPLOYMENT)["spec"].get("replicas", 0))
-
-    def annotations(self) -> dict[str, str]:
-        return self.get("projection", PROJECTION)["metadata"].get("annotations") or {}
-
-    def events_of(self, name: str) -> str:
-        return self.kubectl(
-            "get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json"
-        ).stdout
-
-    def publish_file(self, path: Path) -> None:
-        publisher = self.publish(path)
-        out, _ = publisher.communicate(timeout=180)
-        assert publisher.returncode == 0, out
-
-
 @pytest.fixture(scope="module")
-def release(cluster: str, helm: str) -> Operated:
+def release(cluster: str, helm: str) -> Iterator[Operated]:
     node = f"{CLUSTER}-control-plane"
     images = run(["docker", "exec", node, "crictl", "images", "-o", "json"], check=False)
     for image in ("readside-query:dev", "readside-projection:dev", "readside-operator:dev"):
         if image not in images.stdout:
             pytest.skip(f"{image} is not loaded into kind; run `make images-app kind-load-app`")
     rel = Operated(cluster, helm, NAMESPACE)
-    # A clean namespace: counts below are exact. Replays first, while an operator can
-    # still remove their finalizers.
-    rel.kubectl("delete", "projectionreplays", "--all", "--timeout=120s", check=False, timeout=150)
-    run([cluster, "delete", "namespace", NAMESPACE, "--timeout=300s"], check=False, timeout=320)
-    rel.deploy_dependencies()
-    # helm installs crds/ only when absent and never upgrades them: bring them up to date.
-    run([cluster, "apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds")])
-    rel.install(
-        "operator.enabled=true",
+    rel.fresh_install(
+        # The shared kind node has 2 CPUs: other suites' releases hold most of the requests.
+        "query.resources.requests.cpu=10m",
+        "projection.resources.requests.cpu=10m",
+        "operator.resources.requests.cpu=10m",
         "projection.resource.autoscaling.minReplicas=1",
         "projection.resource.autoscaling.maxReplicas=3",
         "projection.resource.autoscaling.lagPerReplica=500",
@@ -101,7 +48,11 @@ def release(cluster: str, helm: str) -> Operated:
         "projection.resource.autoscaling.pollIntervalSeconds=3",
     )
     rel.publish_file(SAMPLE)
-    return rel
+    yield rel
+    # Free the node for the suites after this one (READSIDE_KEEP_NAMESPACES=1 keeps it).
+    if not os.environ.get("READSIDE_KEEP_NAMESPACES"):
+        rel.kubectl("delete", "projectionreplays", "--all", "--timeout=120s", check=False)
+        rel.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ LOCK_ANNOTATION = "readside.io/replay"  # the one active replay of this projecti
 PAUSE_ANNOTATION = "readside.io/autoscaling-paused-by"  # the autoscaler stands aside
 RESTART_ANNOTATION = "readside.io/restarted-at"
 
+JOB_REQUESTS = {"cpu": "10m", "memory": "64Mi"}
 _DNS_LABEL = re.compile(r"[^a-z0-9-]+")
 
 
@@ -77,9 +78,16 @@ def projection_job(
         "args": args,
         "env": _with_env(source.get("env", []), env or {}),
     }
-    for key in ("imagePullPolicy", "envFrom", "securityContext", "volumeMounts", "resources"):
+    for key in ("imagePullPolicy", "envFrom", "securityContext", "volumeMounts"):
         if key in source:
             container[key] = copy.deepcopy(source[key])
+    # A short, mostly idle command: small requests (it must schedule on a busy node), the
+    # projection's limits.
+    limits = (source.get("resources") or {}).get("limits")
+    container["resources"] = {
+        "requests": dict(JOB_REQUESTS),
+        **({"limits": limits} if limits else {}),
+    }
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "containers": [container],
