@@ -86,6 +86,14 @@ class Replayer:
             )
             await self._finish(replay, None, Phase.FAILED, "ProjectionNotFound", why)
             return True
+        if phase is not Phase.PENDING and not {"readModel", "consumerGroup"} <= status.keys():
+            why = (
+                "the replay's status lost its readModel/consumerGroup fields: the installed "
+                "CRD is older than the operator (helm never upgrades crds/); apply the chart's "
+                "crds/ with kubectl apply --server-side and create the replay again"
+            )
+            await self._finish(replay, projection, Phase.FAILED, "CRDOutdated", why)
+            return True
         try:
             return await self._advance(replay, projection, spec, phase)
         except KafkaLookupError as exc:
