@@ -70,10 +70,12 @@ e2e: kind-up kind-load-deps kind-load-app ## tilt ci (sample orders served), the
 e2e-kind: ## only the kind e2e suite (chart, kustomize, Tilt/skaffold checks, the release in kind)
 	cd $(READSIDE_ROOT) && $(DEPLOY_ENV) READSIDE_E2E_NAMESPACE=$(E2E_NAMESPACE) $(KIND_PYTEST) -m kind e2e/kind
 
-e2e-skaffold: kind-up kind-load-deps ## skaffold run -p kind into its own namespace, then helm test
+e2e-skaffold: kind-up kind-load-deps ## skaffold run -p kind into its own namespace, the release suite on it, helm test
 	$(DEPLOY_ENV) kubectl create namespace $(SKAFFOLD_NAMESPACE) --dry-run=client -o yaml | $(DEPLOY_ENV) kubectl apply -f -
 	cd $(READSIDE_ROOT) && $(DEPLOY_ENV) skaffold run -p kind --kube-context kind-$(KIND_CLUSTER) \
 	  --namespace $(SKAFFOLD_NAMESPACE) --status-check=true
+	cd $(READSIDE_ROOT) && $(DEPLOY_ENV) READSIDE_E2E_NAMESPACE=$(SKAFFOLD_NAMESPACE) READSIDE_E2E_SKAFFOLD=1 \
+	  $(KIND_PYTEST) -m kind e2e/kind/test_skaffold_release.py
 	$(DEPLOY_ENV) helm test readside -n $(SKAFFOLD_NAMESPACE) --logs --timeout 5m
 
 e2e-clean: ## delete the e2e and skaffold namespaces (the cluster stays)
