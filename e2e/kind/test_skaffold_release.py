@@ -42,5 +42,6 @@ def release(cluster: str, helm: str) -> Any:
         pytest.skip("checks the release of `skaffold run -p kind`: run make e2e-skaffold")
     found = SkaffoldRelease(cluster, helm)
     if found.helm("status", "readside", check=False).returncode != 0:
-        pytest.skip(f"no release `readside` in {suite.NAMESPACE}; run make e2e-skaffold")
+        namespace = os.environ.get("READSIDE_E2E_NAMESPACE", "readside-e2e")
+        pytest.skip(f"no release `readside` in {namespace}; run make e2e-skaffold")
     return found
