@@ -1,13 +1,16 @@
 """Dev-only restart supervisor for live update (Tilt, skaffold); only the images' `dev` target
 contains it, and only the chart's `dev.liveUpdate` mode runs it.
 
-    python /app/bin/supervise.py --watch DIR [--watch DIR ...] [--trigger FILE] -- CMD ARGS...
+    python /app/bin/supervise.py [--watch DIR ...] [--trigger FILE] -- CMD ARGS...
 
 Runs CMD and restarts it when a .py file under a watched directory changes (a sync landed)
-or the trigger file is touched (Tilt's `run('touch ...')`). Polling, so it needs neither
-inotify nor a remote Tilt extension. If CMD dies on its own (say, a syntax error just
-synced), the supervisor waits for the next change instead of exiting, so the synced files
-survive (a container restart would lose them). SIGTERM/SIGINT go to CMD, then it exits.
+or the trigger file is touched (Tilt's `run('touch ...')`). Without --watch it watches the
+colon-separated directories of SUPERVISE_WATCH: the images' `dev` target sets it to /src,
+where it installs the workspace packages editable, so the chart need not know the layout.
+Polling, so it needs neither inotify nor a remote Tilt extension. If CMD dies on its own
+(say, a syntax error just synced), the supervisor waits for the next change instead of
+exiting, so the synced files survive (a container restart would lose them). SIGTERM and
+SIGINT go to CMD, then it exits.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ def snapshot(folders: list[Path], trigger: Path | None) -> tuple[tuple[str, int]
     return tuple(sorted(seen))
 
 
+def folders_from_env() -> list[Path]:
+    return [Path(f) for f in os.environ.get("SUPERVISE_WATCH", "").split(":") if f]
+
+
 def log(message: str) -> None:
     print(f"[supervise] {message}", file=sys.stderr, flush=True)
 
@@ -50,6 +57,10 @@ def main() -> None:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the command to run after --")
+    watched = args.watch or folders_from_env()
+    if not watched:
+        parser.error("give --watch DIR, or set SUPERVISE_WATCH (the dev image sets it to /src)")
+    log(f"watching {', '.join(map(str, watched))} for *.py changes")
 
     stopping = False
     child: subprocess.Popen[bytes] | None = None
@@ -66,14 +77,14 @@ def main() -> None:
     while not stopping:
         log(f"starting: {' '.join(command)}")
         child = subprocess.Popen(command, env=os.environ.copy())
-        state = snapshot(args.watch, args.trigger)
+        state = snapshot(watched, args.trigger)
         while not stopping:
             time.sleep(POLL_SECONDS)
-            current = snapshot(args.watch, args.trigger)
+            current = snapshot(watched, args.trigger)
             if current != state:
                 while True:  # let the rest of the sync land
                     time.sleep(SETTLE_SECONDS)
-                    settled = snapshot(args.watch, args.trigger)
+                    settled = snapshot(watched, args.trigger)
                     if settled == current:
                         break
                     current = settled
@@ -82,7 +93,7 @@ def main() -> None:
             if child.poll() is not None:
                 log(f"exited with {child.returncode}; waiting for a change to restart")
                 state = current
-                while not stopping and snapshot(args.watch, args.trigger) == state:
+                while not stopping and snapshot(watched, args.trigger) == state:
                     time.sleep(POLL_SECONDS)
                 break
         if child.poll() is None:

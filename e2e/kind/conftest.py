@@ -81,3 +81,15 @@ def api_server(kubectl: str) -> Iterator[list[str]]:
         pytest.skip(f"no kind cluster and no local API server: {why_not}")
     with local_api_server() as kubeconfig:
         yield [kubectl, "--kubeconfig", str(kubeconfig)]
+
+
+@pytest.fixture(scope="session")
+def private_api_server(kubectl: str) -> Iterator[list[str]]:
+    """kubectl arguments for a local etcd + kube-apiserver of this session's own, even when the
+    kind cluster is up: for tests that change cluster-wide objects (CRDs), which the shared
+    cluster's other users rely on (their version of the CRDs, their custom resources)."""
+    why_not = can_start_local()
+    if why_not:
+        pytest.skip(f"no local API server: {why_not}")
+    with local_api_server() as kubeconfig:
+        yield [kubectl, "--kubeconfig", str(kubeconfig)]

@@ -1,4 +1,5 @@
-"""The CRDs against a real API server: schemas, CEL rules, status, printer columns."""
+"""The CRDs against a real API server of their own (never the shared kind cluster): schemas,
+CEL rules, status, printer columns."""
 
 from __future__ import annotations
 
@@ -38,7 +39,10 @@ REPLAY = {
 
 
 @pytest.fixture(scope="module")
-def crd_api(api_server: list[str]) -> Iterator[list[str]]:
+def crd_api(private_api_server: list[str]) -> Iterator[list[str]]:
+    # Never the kind cluster's: applying this branch's CRDs there would replace the version
+    # other users of the cluster installed (and deleting them would delete their resources).
+    api_server = private_api_server
     run([*api_server, "apply", "--server-side", "-f", str(CHART / "crds")])
     run(
         [

@@ -1,15 +1,27 @@
-"""Tilt's live update: an edit to the query service's source shows in the running pod
-without an image rebuild or a new pod. Uses the dev loop's deployment (default namespace),
-so it runs only when asked: READSIDE_E2E_LIVE_UPDATE=1 (make e2e sets it)."""
+"""Tilt's live update: an edit to the query service's source shows in the running pod with no
+image rebuild, no new pod and no container restart.
+
+Runs `tilt up` against the dev loop's deployment (the kubeconfig's namespace, as `make dev`),
+so it runs only when asked: READSIDE_E2E_LIVE_UPDATE=1 (make e2e sets it).
+
+/livez is read through a port-forward of the test's own, pinned to the pod Tilt tracks, never
+through Tilt's localhost:8081: that port may belong to another process (the local stack of
+`make up` serves the very same body there), and a pinned forward also proves which pod
+answered.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,93 +40,134 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class Tilt:
+    """`tilt up` on a free API port, its forwards on free ports, its output in a file."""
+
+    def __init__(self, tilt: str, log: Path) -> None:
+        self.bin = tilt
+        self.port = free_port()
+        self.log = log
+        env = {
+            **tool_env(),
+            "READSIDE_TILT_QUERY_PORT": str(free_port()),
+            "READSIDE_TILT_OPS_PORT": str(free_port()),
+        }
+        with log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [tilt, "up", "--port", str(self.port), "--stream"],
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        done = run(
+            [self.bin, "get", kind, name, "--port", str(self.port), "-o", "json"], check=False
+        )
+        return json.loads(done.stdout) if done.returncode == 0 else {}
+
+    def query_status(self) -> dict[str, Any]:
+        return dict(self.get("uiresource", "readside-query").get("status", {}))
+
+    def query_image(self) -> str:
+        return str(self.get("imagemap", "readside-query").get("status", {}).get("image", ""))
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+
 @pytest.fixture
-def tilt_up(tilt: str, cluster: str) -> Iterator[int]:
+def tilt_up(tilt: str, cluster: str, tmp_path: Path) -> Iterator[Tilt]:
     if os.environ.get("READSIDE_E2E_LIVE_UPDATE", "0") != "1":
         pytest.skip("runs tilt up against the cluster: set READSIDE_E2E_LIVE_UPDATE=1 (make e2e)")
     if ORIGINAL_BODY not in PROBES.read_text():
         pytest.skip("probes.py changed shape; update this test's edit")
-    port = free_port()
+    session = Tilt(tilt, tmp_path / "tilt.log")
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+def pod(kubectl: str, name: str) -> dict[str, Any]:
+    done = run([kubectl, "--context", CONTEXT, "get", "pod", name, "-o", "json"], check=False)
+    return json.loads(done.stdout) if done.returncode == 0 else {}
+
+
+@contextmanager
+def forward_to(kubectl: str, pod_name: str) -> Iterator[str]:
+    """A port-forward to the pod's 8081 on a free local port; yields the base URL."""
     proc = subprocess.Popen(
-        [tilt, "up", "--port", str(port), "--stream"],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [kubectl, "--context", CONTEXT, "port-forward", f"pod/{pod_name}", ":8081"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env=tool_env(),
     )
     try:
-        yield port
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"127\.0\.0\.1:(\d+)", line)
+        assert found, f"kubectl port-forward said: {line}"
+        yield f"http://127.0.0.1:{found.group(1)}"
     finally:
         proc.terminate()
-        proc.wait(timeout=60)
+        proc.wait(timeout=10)
 
 
-def query_pod(kubectl: str) -> dict:
-    pods = json.loads(
-        run(
-            [
-                kubectl,
-                "--context",
-                CONTEXT,
-                "get",
-                "pods",
-                "-l",
-                "app.kubernetes.io/component=query",
-                "-o",
-                "json",
-            ]
-        ).stdout
-    )["items"]
-    running = [
-        p
-        for p in pods
-        if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
-    ]
-    return running[0] if len(running) == 1 else {}
-
-
-def livez() -> bytes:
+def livez(base: str) -> bytes:
     try:
-        with urllib.request.urlopen("http://127.0.0.1:8081/livez", timeout=3) as response:
+        with urllib.request.urlopen(f"{base}/livez", timeout=3) as response:
             return bytes(response.read())
     except OSError:
         return b""
 
 
-def test_source_edit_reaches_the_running_pod_without_rebuild(
-    tilt_up: int, tilt: str, cluster: str
-) -> None:
+def container(pod_json: dict[str, Any]) -> tuple[str, int]:
+    status = pod_json["status"]["containerStatuses"][0]
+    return status["imageID"], status["restartCount"]
+
+
+def test_source_edit_reaches_the_running_pod_without_rebuild(tilt_up: Tilt, cluster: str) -> None:
     kubectl = cluster
 
-    def ready() -> bool:
-        done = run(
-            [tilt, "get", "uiresource", "readside-query", "--port", str(tilt_up), "-o", "json"],
-            check=False,
-        )
-        if done.returncode != 0:
-            return False
-        status = json.loads(done.stdout)["status"]
-        return status.get("runtimeStatus") == "ok" and status.get("updateStatus") == "ok"
+    def up_to_date() -> str:
+        status = tilt_up.query_status()
+        ok = status.get("runtimeStatus") == "ok" and status.get("updateStatus") == "ok"
+        return str(status.get("k8sResourceInfo", {}).get("podName", "")) if ok else ""
 
-    wait_for("tilt: readside-query up to date", ready, timeout=600, every=3)
-    wait_for("localhost:8081/livez", lambda: b'"ok"' in livez(), timeout=120)
-    before = query_pod(kubectl)
-    assert before, "expected exactly one running query pod"
+    def waiting(what: str, predicate: Any, timeout: float) -> Any:
+        try:
+            return wait_for(what, predicate, timeout=timeout, every=2)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n--- tilt up, last lines\n{tilt_up.tail()}") from None
+
+    pod_name = waiting("tilt: readside-query up to date", up_to_date, 600)
+    before = pod(kubectl, pod_name)
+    image = tilt_up.query_image()
     original = PROBES.read_text()
-    try:
-        PROBES.write_text(original.replace(ORIGINAL_BODY, EDITED_BODY))
-        wait_for("the edited /livez body", lambda: b"updated" in livez(), timeout=180, every=2)
-        after = query_pod(kubectl)
-        assert after["metadata"]["uid"] == before["metadata"]["uid"], "a new pod was created"
-        image = lambda pod: pod["status"]["containerStatuses"][0]["imageID"]  # noqa: E731
-        assert image(after) == image(before), "the image was rebuilt"
-        restarts = lambda pod: pod["status"]["containerStatuses"][0]["restartCount"]  # noqa: E731
-        assert restarts(after) == restarts(before), "the container restarted"
-    finally:
-        PROBES.write_text(original)
-    wait_for(
-        "the original /livez body",
-        lambda: b"updated" not in livez() and livez(),
-        timeout=180,
-        every=2,
-    )
+    with forward_to(kubectl, pod_name) as base:
+        waiting(f"{pod_name} /livez", lambda: b'"ok"' in livez(base), 120)
+        try:
+            PROBES.write_text(original.replace(ORIGINAL_BODY, EDITED_BODY))
+            waiting("the edited /livez body", lambda: b"updated" in livez(base), 180)
+            after = pod(kubectl, pod_name)
+            assert after.get("metadata", {}).get("uid") == before["metadata"]["uid"], (
+                "the pod was replaced"
+            )
+            assert container(after) == container(before), "the container or its image changed"
+            assert tilt_up.query_image() == image, "Tilt built a new image"
+            last = tilt_up.query_status()["buildHistory"][0]["spanID"]
+            assert last.startswith("liveupdate:"), f"Tilt's last update was {last}"
+        finally:
+            PROBES.write_text(original)
+        waiting(
+            "the original /livez body",
+            lambda: b'"ok"' in livez(base) and b"updated" not in livez(base),
+            180,
+        )

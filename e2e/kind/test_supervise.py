@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -17,18 +18,23 @@ pytestmark = pytest.mark.kind
 SUPERVISE = REPO / "deploy" / "dev" / "supervise.py"
 
 
-def test_supervisor_restarts_on_a_source_change_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("told_by", ["--watch", "SUPERVISE_WATCH"])
+def test_supervisor_restarts_on_a_source_change_and_stops_on_sigterm(
+    tmp_path: Path, told_by: str
+) -> None:
     package = tmp_path / "pkg"
     package.mkdir()
     (package / "mod.py").write_text("X = 1\n")
     starts = tmp_path / "starts"
     child = f"import time; open({str(starts)!r}, 'a').write('x'); time.sleep(600)"
+    # The dev image names its source folder in SUPERVISE_WATCH; --watch overrides it.
+    watch = ["--watch", str(package)] if told_by == "--watch" else []
+    env = {**os.environ, "SUPERVISE_WATCH": str(package) if not watch else ""}
     proc = subprocess.Popen(
         [
             sys.executable,
             str(SUPERVISE),
-            "--watch",
-            str(package),
+            *watch,
             "--trigger",
             str(tmp_path / "restart"),
             "--",
@@ -38,6 +44,7 @@ def test_supervisor_restarts_on_a_source_change_and_stops_on_sigterm(tmp_path: P
         ],
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         wait_for(
@@ -52,3 +59,15 @@ def test_supervisor_restarts_on_a_source_change_and_stops_on_sigterm(tmp_path: P
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     assert proc.returncode == 0
+
+
+def test_supervisor_without_a_folder_to_watch_says_how_to_give_one() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SUPERVISE), "--", "true"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SUPERVISE_WATCH": ""},
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "SUPERVISE_WATCH" in done.stderr

@@ -59,4 +59,5 @@ def main(base: str = "http://127.0.0.1:8081", timeout: float = 120.0) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # An optional base URL: Tilt's forward of the query API may use another port.
+    main(*sys.argv[1:2])

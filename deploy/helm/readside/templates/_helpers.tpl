@@ -169,17 +169,15 @@ writable so that Tilt/skaffold can sync source files into the running container.
 {{- end }}
 
 {{/*
-The command of a service container: its entry point, or the dev supervisor around it.
-(dict "root" $ "command" (list ...) "package" "readside_query")
+The command of a service container: its entry point, or the dev supervisor around it. The
+supervisor watches what the `dev` image target names in SUPERVISE_WATCH (its editable
+sources under /src), so no path here depends on the image's Python version.
+(dict "root" $ "command" (list ...) "package" "readside_query"; package is informative)
 */}}
 {{- define "readside.command" -}}
 {{- if .root.Values.dev.liveUpdate }}
 - python
 - /app/bin/supervise.py
-- --watch
-- /app/.venv/lib/python3.11/site-packages/{{ .package }}
-- --watch
-- /app/.venv/lib/python3.11/site-packages/readside_core
 - --trigger
 - /tmp/.restart
 - --
