@@ -148,6 +148,7 @@ class PortForward:
     def __init__(self, kubectl: str, namespace: str = NAMESPACE) -> None:
         self.kubectl = kubectl
         self.namespace = namespace
+        self.last_error = ""
         self._start()
 
     def _start(self) -> None:
@@ -173,13 +174,14 @@ class PortForward:
         assert found, f"port-forward said: {line}"
         self.base = f"http://127.0.0.1:{found.group(1)}"
 
-    def get(self, path: str) -> tuple[int, Any]:
+    def get(self, path: str, timeout: float = 5) -> tuple[int, Any]:
         try:
-            with urllib.request.urlopen(self.base + path, timeout=5) as response:
+            with urllib.request.urlopen(self.base + path, timeout=timeout) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as error:
             return error.code, None
-        except (OSError, ValueError):
+        except (OSError, ValueError) as error:
+            self.last_error = repr(error)
             self.close()
             self._start()
             return 0, None

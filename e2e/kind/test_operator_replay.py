@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -228,42 +227,92 @@ def test_an_operator_killed_mid_replay_resumes_it_and_a_second_replay_waits(
     assert release.status("second")["startTime"] >= first_done
 
 
+# A client inside the cluster (no port-forward in the way): GET orders by id for a fixed
+# time, one request at a time, and report every non-200 answer and the latencies.
+READER = """
+import json, os, sys, time, urllib.request, urllib.error
+ids = os.environ["ORDER_IDS"].split(",")
+base = "http://readside-query:8081/api/v1/orders/"
+end = time.monotonic() + float(os.environ["SECONDS"])
+failures, latencies, n = [], [], 0
+while time.monotonic() < end:
+    sent = time.monotonic()
+    try:
+        with urllib.request.urlopen(base + ids[n % len(ids)], timeout=30) as r:
+            status = r.status
+            r.read()
+    except urllib.error.HTTPError as e:
+        status = e.code
+    except Exception as e:
+        status = repr(e)
+    latencies.append(time.monotonic() - sent)
+    if status != 200:
+        failures.append([round(sent - end + float(os.environ["SECONDS"]), 2), status])
+    n += 1
+latencies.sort()
+print(json.dumps({"reads": n, "failures": failures, "p50": latencies[n // 2],
+                  "p99": latencies[int(n * 0.99)], "max": latencies[-1]}))
+"""
+
+
+def in_cluster_reader(release: Operated, order_ids: list[str], seconds: int) -> str:
+    """Start the reader pod; returns its name."""
+    deployment = release.get("deployment", "readside-query")
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    name = f"reader-{os.urandom(3).hex()}"
+    overrides = {
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": name,
+                    "image": image,
+                    "command": ["python", "-c", READER],
+                    "env": [
+                        {"name": "ORDER_IDS", "value": ",".join(order_ids)},
+                        {"name": "SECONDS", "value": str(seconds)},
+                    ],
+                }
+            ],
+        }
+    }
+    release.kubectl(
+        "run", name, f"--image={image}", "--restart=Never", f"--overrides={json.dumps(overrides)}"
+    )
+    wait_for(
+        "the reader pod running",
+        lambda: release.get("pod", name)["status"].get("phase") in ("Running", "Succeeded"),
+        timeout=120,
+    )
+    return name
+
+
 def test_blue_green_replay_swaps_while_clients_keep_reading(
     release: Operated, api: PortForward
 ) -> None:
     """Last in this module: afterwards the live read model is no longer `public`."""
     wait_for("the sample served", lambda: served_exactly(api, EXPECTED), timeout=180, every=2)
     release.psql("UPDATE order_views SET status = 'corrupted'")  # the live version goes bad
-    order_ids = list(EXPECTED)
-    failures: list[tuple[str, int]] = []
-    stop = threading.Event()
-    reads = 0
-
-    def poll() -> None:
-        nonlocal reads
-        client = PortForward(release.kubectl_bin, NAMESPACE)
-        try:
-            while not stop.is_set():
-                path = f"/api/v1/orders/{order_ids[reads % len(order_ids)]}"
-                status, _ = client.get(path)
-                reads += 1
-                if status != 200:
-                    failures.append((path, status))
-        finally:
-            client.close()
-
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
+    reader = in_cluster_reader(release, list(EXPECTED), seconds=75)
+    time.sleep(3)
     started = time.monotonic()
     release.replay("bluegreen", strategy="BlueGreen", **{"from": {"earliest": True}})
     status = release.wait_phase("bluegreen", "Succeeded", "Failed", timeout=900)
     took = time.monotonic() - started
-    stop.set()
-    poller.join(timeout=30)
     assert status["phase"] == "Succeeded", status
-    print(f"BlueGreen replay of the sample: {took:.1f}s, {reads} reads during it")
-    assert reads > 0
-    assert not failures, failures[:10]
+    wait_for(
+        "the reader done",
+        lambda: release.get("pod", reader)["status"].get("phase") in ("Succeeded", "Failed"),
+        timeout=180,
+    )
+    report = json.loads(release.kubectl("logs", reader).stdout.strip().splitlines()[-1])
+    print(
+        f"BlueGreen replay of the sample: {took:.1f}s; an in-cluster client read "
+        f"{report['reads']} orders over 75 s around it: p50 {report['p50'] * 1000:.0f} ms, "
+        f"p99 {report['p99'] * 1000:.0f} ms, max {report['max']:.2f} s"
+    )
+    assert report["reads"] > 0
+    assert not report["failures"], report["failures"][:10]
     # The query API serves the rebuilt version: exactly the fold of the stream again.
     wait_for("the new version served", lambda: served_exactly(api, EXPECTED), timeout=60)
     assert release.psql("SELECT schema_name FROM readside_live_read_model") == "rm_bluegreen"
