@@ -396,6 +396,10 @@ def test_in_place_replay_steps_survive_an_operator_kill_and_a_second_replay_wait
     held = cluster.get("projection", "inplace")["metadata"]["annotations"]
     assert held[LOCK] == "first"
     assert held[PAUSE_ANNOTATION] == "first"
+    # While it holds the projection, deleting the replay must release it first.
+    assert cluster.get("projectionreplay", "first")["metadata"]["finalizers"] == [
+        "readside.io/release-projection"
+    ]
     job = cluster.get("job", "first-reset")
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["args"] == ["reset", "--earliest"]
@@ -426,6 +430,8 @@ def test_in_place_replay_steps_survive_an_operator_kill_and_a_second_replay_wait
     topic.consume_all()
     status = cluster.wait_phase("first", "Succeeded")
     assert status["progress"] == {"eventsReplayed": 200, "lagRemaining": 0, "percent": 100}
+    # Finished: nothing blocks its deletion, operator or not.
+    assert not cluster.get("projectionreplay", "first")["metadata"].get("finalizers")
     assert status["startTime"] <= status["completionTime"]
     kinds = {c["type"]: c["status"] for c in status["conditions"]}
     assert kinds == {"Progressing": "False", "Complete": "True", "Failed": "False"}

@@ -17,20 +17,19 @@ from prometheus_client import start_http_server
 
 from readside_core.settings import env_int
 from readside_operator.autoscaler import autoscale_once, poll_interval
-from readside_operator.kube import GROUP, VERSION, Kube
+from readside_operator.kube import GROUP, REPLAY_FINALIZER, VERSION, Kube
 from readside_operator.replay import Phase
 from readside_operator.replayer import Replayer
 from readside_operator.runtime import Runtime
 from readside_operator.scaling import ScalingHistory
 
-FINALIZER = "readside.io/operator"
 _log = logging.getLogger("readside_operator.autoscaler")
+_replay_log = logging.getLogger("readside_operator.replayer")
 Log = logging.Logger | logging.LoggerAdapter[Any]
 
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
-    settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="readside.io")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="readside.io")
     settings.posting.level = logging.INFO
@@ -47,13 +46,15 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
     memo.runtime = Runtime(Kube())
     memo.projections = {}
     memo.autoscalers = {}
+    memo.replays = {}
 
 
 @kopf.on.cleanup()
 async def close(memo: Any, **_: Any) -> None:
-    for task in memo.autoscalers.values():
+    tasks = [*memo.autoscalers.values(), *memo.replays.values()]
+    for task in tasks:
         task.cancel()
-    await asyncio.gather(*memo.autoscalers.values(), return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
     await memo.runtime.close()
 
 
@@ -87,29 +88,58 @@ async def _autoscale(key: tuple[str, str], memo: Any) -> None:
         await asyncio.sleep(poll_interval(projection["spec"]))
 
 
-def _unfinished(status: kopf.Status, **_: Any) -> bool:
-    return not Phase(status.get("phase", Phase.PENDING)).finished
+@kopf.on.event(GROUP, VERSION, "projectionreplays")
+async def replay_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
+    """One replay loop per unfinished ProjectionReplay; a deletion cancels it.
 
-
-@kopf.daemon(GROUP, VERSION, "projectionreplays", when=_unfinished, cancellation_timeout=10)
-async def replay(
-    body: kopf.Body, stopped: kopf.DaemonStopped, memo: Any, logger: Log, **_: Any
-) -> None:
-    runtime: Runtime = memo.runtime
-    replayer = Replayer(runtime, logger)
+    Not a kopf daemon or deletion handler: those put kopf's finalizer on every replay,
+    finished ones included, and a namespace deleted with its operator would then hang. The
+    replay puts its own finalizer on itself only while it holds a projection.
+    """
+    body = event["object"]
     meta = body["metadata"]
-    while not stopped:
-        current = await runtime.kube.get("ProjectionReplay", meta["namespace"], meta["name"])
+    key = (meta["namespace"], meta["name"])
+    tasks: dict[tuple[str, str], asyncio.Task[None]] = memo.replays
+    if event["type"] == "DELETED" or meta.get("deletionTimestamp"):
+        task = tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if event["type"] != "DELETED" and REPLAY_FINALIZER in (meta.get("finalizers") or []):
+            await _cancel(dict(body), memo)
+        return
+    finished = Phase((body.get("status") or {}).get("phase", Phase.PENDING)).finished
+    task = tasks.get(key)
+    if not finished and (task is None or task.done()):
+        tasks[key] = asyncio.create_task(_replay(key, memo))
+
+
+async def _replay(key: tuple[str, str], memo: Any) -> None:
+    runtime: Runtime = memo.runtime
+    log = logging.LoggerAdapter(_replay_log, {"replay": "/".join(key)})
+    replayer = Replayer(runtime, log)
+    while True:
+        current = await runtime.kube.get("ProjectionReplay", *key)
         if current is None or current["metadata"].get("deletionTimestamp"):
             return
         try:
             if await replayer.step(current):
                 return
         except Exception:
-            logger.exception("replay round failed; retrying")
-        await stopped.wait(runtime.replay_poll_seconds)
+            log.exception("replay round of %s failed; retrying", key)
+        await asyncio.sleep(runtime.replay_poll_seconds)
 
 
-@kopf.on.delete(GROUP, VERSION, "projectionreplays")
-async def cancel(body: kopf.Body, memo: Any, logger: Log, **_: Any) -> None:
-    await Replayer(memo.runtime, logger).cancel(dict(body))
+async def _cancel(replay: dict[str, Any], memo: Any) -> None:
+    """Release the projection, then the replay's finalizer; retried until it works."""
+    log = logging.LoggerAdapter(_replay_log, {"replay": replay["metadata"]["name"]})
+    for attempt in range(30):
+        try:
+            await Replayer(memo.runtime, log).cancel(replay)
+            await memo.runtime.kube.remove_finalizer(
+                "ProjectionReplay", replay["metadata"]["namespace"], replay["metadata"]["name"]
+            )
+            return
+        except Exception:
+            log.exception("cancelling the replay failed (attempt %d); retrying", attempt + 1)
+            await asyncio.sleep(2)

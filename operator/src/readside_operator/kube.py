@@ -17,6 +17,8 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.types import CascadeType, PatchType
 
 GROUP, VERSION = "readside.io", "v1alpha1"
+# On a ProjectionReplay while it holds its projection: deleting it then releases first.
+REPLAY_FINALIZER = "readside.io/release-projection"
 Projection = create_namespaced_resource(GROUP, VERSION, "Projection", "projections")
 ProjectionReplay = create_namespaced_resource(
     GROUP, VERSION, "ProjectionReplay", "projectionreplays"
@@ -80,6 +82,34 @@ class Kube:
         except ApiError as exc:
             if exc.status.code != 404:  # deleted meanwhile: nothing to report on
                 raise
+
+    async def add_finalizer(self, kind: str, namespace: str, name: str) -> None:
+        await self._set_finalizer(kind, namespace, name, present=True)
+
+    async def remove_finalizer(self, kind: str, namespace: str, name: str) -> None:
+        await self._set_finalizer(kind, namespace, name, present=False)
+
+    async def _set_finalizer(self, kind: str, namespace: str, name: str, *, present: bool) -> None:
+        """Add or drop REPLAY_FINALIZER, with optimistic concurrency (retried on conflict)."""
+        for _ in range(10):
+            current = await self.get(kind, namespace, name)
+            if current is None:
+                return
+            meta = current["metadata"]
+            finalizers = [f for f in meta.get("finalizers") or [] if f != REPLAY_FINALIZER]
+            if present:
+                finalizers.append(REPLAY_FINALIZER)
+            if finalizers == (meta.get("finalizers") or []):
+                return
+            patch = {
+                "metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}
+            }
+            try:
+                await self.patch(kind, namespace, name, patch)
+                return
+            except Conflict:
+                continue
+        raise Conflict(f"{kind} {namespace}/{name} kept changing; finalizer not updated")
 
     async def replicas(self, namespace: str, deployment: str) -> tuple[int, int]:
         """(spec replicas, pods running) of a Deployment, from its scale subresource."""

@@ -192,6 +192,8 @@ class Replayer:
             return True
 
         if phase is Phase.PENDING and step.phase is not Phase.PENDING:
+            # Our finalizer first: from here on, deleting the replay releases the projection.
+            await kube.add_finalizer("ProjectionReplay", namespace, name)
             if not await self._take(projection, name):
                 return False  # lost the race for the lock: next round waits in Pending
             current, _ = await kube.replicas(namespace, deployment)
@@ -409,6 +411,8 @@ class Replayer:
         if projection is not None:
             await self._restore(replay, projection, failed=phase is not Phase.SUCCEEDED)
         await self._record(replay, update or {}, phase, reason, message)
+        meta = replay["metadata"]
+        await self.rt.kube.remove_finalizer("ProjectionReplay", meta["namespace"], meta["name"])
 
     async def _restore(
         self, replay: dict[str, Any], projection: dict[str, Any], *, failed: bool
