@@ -227,6 +227,42 @@ def test_an_operator_killed_mid_replay_resumes_it_and_a_second_replay_waits(
     assert release.status("second")["startTime"] >= first_done
 
 
+def test_lag_scales_the_projection_to_the_partition_cap_then_in_then_to_zero_and_back(
+    release: Operated, api: PortForward, tmp_path: Path
+) -> None:
+    """Real pods: scale to zero while idle, a burst wakes it up to the 3-partition cap (it
+    asks for 4), drained it goes back to zero after the window, one event brings one back."""
+    patch = {"spec": {"autoscaling": {"minReplicas": 0, "scaleDownStabilizationSeconds": 15}}}
+    release.kubectl("patch", "projection", PROJECTION, "--type=merge", "-p", json.dumps(patch))
+    wait_for("idle projection scaled to zero", lambda: release.replicas() == 0, timeout=120)
+    burst = tmp_path / "burst.events.jsonl"
+    generator = REPO / ".venv" / "bin" / "readside-events"
+    run([str(generator), "generate", "--orders", "700", "--seed", "11", "--out", str(burst)])
+    lines = len(burst.read_text().splitlines())
+    assert lines > 1500  # ceil(lag / 500) > 3 partitions
+    seen: list[int] = []
+    release.publish_file(burst)
+
+    def scaled_out() -> bool:
+        seen.append(release.replicas())
+        return seen[-1] == 3
+
+    wait_for("the burst scaled out to the partition cap", scaled_out, timeout=120, every=1)
+    wait_for("drained and back to zero", lambda: release.replicas() == 0, timeout=300, every=2)
+    seen.append(release.replicas())
+    assert max(seen) == 3  # never past the partition count
+    reasons = json.loads(release.events_of(PROJECTION))["items"]
+    assert sum(1 for e in reasons if e["reason"] == "Scaled") >= 3
+    one = tmp_path / "one.events.jsonl"
+    run([str(generator), "generate", "--orders", "1", "--seed", "12", "--out", str(one)])
+    release.publish_file(one)
+    wait_for("woken to one replica", lambda: release.replicas() == 1, timeout=120)
+    order_id = json.loads(one.read_text().splitlines()[0])["value"]["aggregate_id"]
+    wait_for("the new order served", lambda: api.get(f"/api/v1/orders/{order_id}")[0] == 200, 180)
+    patch = {"spec": {"autoscaling": {"minReplicas": 1, "scaleDownStabilizationSeconds": 30}}}
+    release.kubectl("patch", "projection", PROJECTION, "--type=merge", "-p", json.dumps(patch))
+
+
 # A client inside the cluster (no port-forward in the way): GET orders by id for a fixed
 # time, one request at a time, and report every non-200 answer and the latencies.
 READER = """
