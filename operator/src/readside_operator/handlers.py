@@ -1,9 +1,10 @@
-"""kopf registrations: an autoscaling loop per Projection, a daemon per ProjectionReplay.
+"""kopf registrations: watch events start an asyncio loop per Projection (autoscaling) and
+per unfinished ProjectionReplay.
 
 Each Projection polls at its own spec.autoscaling.pollIntervalSeconds and keeps its
-stabilization history in memory; each replay loops until it has finished. A replay's
-deletion handler (kopf's finalizer) releases the projection first; Projections carry no
-finalizer.
+stabilization history in memory; each replay loops until it has finished. No kopf daemon or
+deletion handler, so kopf puts no finalizer anywhere: a replay holds its own finalizer only
+while it holds a projection, and deleting it then releases the projection first.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from readside_operator.scaling import ScalingHistory
 
 _log = logging.getLogger("readside_operator.autoscaler")
 _replay_log = logging.getLogger("readside_operator.replayer")
-Log = logging.Logger | logging.LoggerAdapter[Any]
 
 
 @kopf.on.startup()
