@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -167,6 +168,8 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=60)
     parser.add_argument("--poll", type=int, default=5)
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C: the local API server and the operator are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     why_not = can_start_local()
     if why_not:
         sys.exit(f"cannot start a local API server: {why_not}")
