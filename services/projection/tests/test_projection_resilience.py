@@ -132,3 +132,28 @@ async def test_a_topic_created_after_start_up_is_read_from_its_first_offset(
     await publish(messages, brokers=harness.brokers, topic=harness.topic, rate=1300)
     await harness.wait_caught_up(within=120)
     await assert_exact(messages)
+
+
+@pytest.mark.parametrize("run", range(3))
+async def test_two_processes_joining_a_topic_created_moments_before_lose_nothing(
+    harness: Any, assert_exact: Any, run: int
+) -> None:
+    """The condition of a loss seen once (session 1, with a since-removed prefetch): a
+    4-partition topic created just before two projection processes join one group, events
+    published while they join and rebalance. Every record must be applied exactly once."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=harness.brokers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(harness.topic, 4, 1)])
+    finally:
+        await admin.close()
+    messages = list(generate(4000, seed=100 + run, duplicate_rate=0.05))
+    harness.projection()
+    publishing = asyncio.create_task(harness.publish(messages))
+    await asyncio.sleep(random.uniform(0.0, 1.5))
+    harness.projection()  # the second member forces a rebalance mid-stream
+    await publishing
+    await harness.wait_caught_up(within=180)
+    await assert_exact(messages)
