@@ -63,7 +63,6 @@ class Replayer:
     def __init__(self, rt: Runtime, log: logging.Logger | logging.LoggerAdapter[Any]) -> None:
         self.rt = rt
         self.log = log
-        self._deployments: dict[str, dict[str, Any]] = {}
 
     async def step(self, replay: dict[str, Any]) -> bool:
         """Advance the replay by at most one phase; True once it has finished."""
@@ -116,7 +115,6 @@ class Replayer:
             why = f"Deployment {deployment} of Projection {spec.projection} not found"
             await self._finish(replay, projection, Phase.FAILED, "DeploymentNotFound", why)
             return True
-        self._deployments[meta["uid"]] = live
 
         seen: dict[str, Any] = {}
         if phase is Phase.PENDING:
@@ -138,14 +136,14 @@ class Replayer:
         elif phase is Phase.RESETTING:
             job = await kube.get("Job", namespace, names["reset"])
             if job is None:  # the operator stopped between the phase change and the create
-                await kube.create(self._reset_job(replay, projection, spec, status))
+                await kube.create(self._reset_job(replay, projection, live, spec, status))
             seen["reset_job"] = job_state(job) or "Running"
         elif phase is Phase.REPLAYING:
             seen["lag"] = (await inspector.lag(topic, group)).total
         elif phase is Phase.SWAPPING:
             seen["promote_job"] = job_state(await kube.get("Job", namespace, names["promote"]))
             if seen["promote_job"] is None:
-                await kube.create(self._promote_job(replay, projection, status))
+                await kube.create(self._promote_job(replay, projection, live, status))
                 seen["promote_job"] = "Running"
             template = live["spec"]["template"].get("metadata") or {}
             moved = (template.get("annotations") or {}).get(RESTART_ANNOTATION) == name
@@ -158,12 +156,13 @@ class Replayer:
             dry_run=spec.dry_run,
             caught_up=int(replay["spec"].get("catchUpLag", 0)),
         )
-        return await self._act(replay, projection, spec, phase, step, status, seen)
+        return await self._act(replay, projection, live, spec, phase, step, status, seen)
 
     async def _act(
         self,
         replay: dict[str, Any],
         projection: dict[str, Any],
+        live: dict[str, Any],
         spec: ReplaySpec,
         phase: Phase,
         step: Step,
@@ -213,7 +212,7 @@ class Replayer:
         if action == "scale-to-zero":
             await kube.scale(namespace, deployment, 0)
         elif action == "run-reset-job":
-            await kube.create(self._reset_job(replay, projection, spec, status))
+            await kube.create(self._reset_job(replay, projection, live, spec, status))
         elif action == "resume":
             lag = await inspector.lag(pspec["topic"], status["consumerGroup"])
             update["startLag"] = lag.total
@@ -223,14 +222,13 @@ class Replayer:
                 await kube.scale(namespace, deployment, replicas)
                 await self._release(projection, name, lock=False)
             else:
-                live = self._live_template(projection, replay)
                 env = {
                     "READ_MODEL_SCHEMA": status["readModel"]["schema"],
                     "CONSUMER_GROUP": status["consumerGroup"],
                 }
                 await kube.create(shadow_deployment(replay, live, names["shadow"], env, replicas))
         elif action == "promote":
-            await kube.create(self._promote_job(replay, projection, status))
+            await kube.create(self._promote_job(replay, projection, live, status))
         elif action == "move-live":
             # The live projection follows the live pointer on start: a restart moves it.
             new = {
@@ -304,6 +302,7 @@ class Replayer:
         self,
         replay: dict[str, Any],
         projection: dict[str, Any],
+        live: dict[str, Any],
         spec: ReplaySpec,
         status: dict[str, Any],
     ) -> dict[str, Any]:
@@ -318,7 +317,7 @@ class Replayer:
             env["READ_MODEL_SCHEMA"] = read_model["previousSchema"]
         return projection_job(
             replay,
-            self._live_template(projection, replay),
+            live,
             _names(replay, projection)["reset"],
             spec.reset_arguments(),
             env,
@@ -326,23 +325,15 @@ class Replayer:
         )
 
     def _promote_job(
-        self, replay: dict[str, Any], projection: dict[str, Any], status: dict[str, Any]
+        self,
+        replay: dict[str, Any],
+        projection: dict[str, Any],
+        live: dict[str, Any],
+        status: dict[str, Any],
     ) -> dict[str, Any]:
         schema, group = status["readModel"]["schema"], status["consumerGroup"]
         args = ["promote", "--schema", schema, "--consumer-group", group]
-        return projection_job(
-            replay,
-            self._live_template(projection, replay),
-            _names(replay, projection)["promote"],
-            args,
-        )
-
-    def _live_template(self, projection: dict[str, Any], replay: dict[str, Any]) -> dict[str, Any]:
-        """The projection Deployment, as read when the replay took the projection."""
-        cached = self._deployments.get(replay["metadata"]["uid"])
-        if cached is None:
-            raise RuntimeError("the projection Deployment was not read this round")
-        return cached
+        return projection_job(replay, live, _names(replay, projection)["promote"], args)
 
     # --- status, events, metrics ------------------------------------------------------------
 
