@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import select
 
 from readside_core.db import create_engine
@@ -102,6 +102,15 @@ class ProjectionHarness:
         self.processes.append(process)
         process.start()
         return process
+
+    async def create_topic(self, partitions: int) -> None:
+        """The harness's topic, created now (instead of auto-created by the first publish)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.brokers)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(self.topic, partitions, 1)])
+        finally:
+            await admin.close()
 
     async def publish(self, messages: Iterable[Message], topic: str | None = None) -> int:
         return await publish(messages, brokers=self.brokers, topic=topic or self.topic)

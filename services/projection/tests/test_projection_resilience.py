@@ -113,16 +113,9 @@ async def test_a_postgresql_restart_mid_stream_recovers_exactly(
 async def test_a_topic_created_after_start_up_is_read_from_its_first_offset(
     harness: Any, assert_exact: Any
 ) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
     from readside_projection.events_tool import publish
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=harness.brokers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(harness.topic, 4, 1)])
-    finally:
-        await admin.close()
+    await harness.create_topic(4)
     # Started at once, it may join before the new topic's metadata reaches it.
     harness.projection(BATCH_TIMEOUT_MS="20")
     await _wait_group_stable(harness)
@@ -141,14 +134,7 @@ async def test_two_processes_joining_a_topic_created_moments_before_lose_nothing
     """The condition of a loss seen once (session 1, with a since-removed prefetch): a
     4-partition topic created just before two projection processes join one group, events
     published while they join and rebalance. Every record must be applied exactly once."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=harness.brokers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(harness.topic, 4, 1)])
-    finally:
-        await admin.close()
+    await harness.create_topic(4)
     messages = list(generate(4000, seed=100 + run, duplicate_rate=0.05))
     harness.projection()
     publishing = asyncio.create_task(harness.publish(messages))
