@@ -4,14 +4,13 @@ enough to validate manifests, CRD schemas and CEL rules)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .tools import BIN, CONTEXT, cluster_up, run, tool, wait_for
+from .tools import BIN, CONTEXT, cluster_up, free_port, run, tool, wait_for
 
 KUBECONFIG_TEMPLATE = """apiVersion: v1
 kind: Config
@@ -28,12 +27,6 @@ current-context: local
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def local_api_server() -> Iterator[Path]:
     """Start etcd and kube-apiserver; yield a kubeconfig; stop them."""
@@ -45,7 +38,7 @@ def local_api_server() -> Iterator[Path]:
         )
         token = "readside-e2e-token"
         (root / "tokens.csv").write_text(f"{token},admin,admin,system:masters\n")
-        client, peer, secure = _free_port(), _free_port(), _free_port()
+        client, peer, secure = free_port(), free_port(), free_port()
         etcd = subprocess.Popen(
             [
                 str(BIN / "etcd"),

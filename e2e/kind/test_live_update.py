@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -25,19 +24,13 @@ from typing import Any
 
 import pytest
 
-from .tools import CONTEXT, REPO, run, tool_env, wait_for
+from .tools import CONTEXT, REPO, free_port, run, tool_env, wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 
 PROBES = REPO / "services" / "query" / "src" / "readside_query" / "probes.py"
 ORIGINAL_BODY = '_OK = json_encoder.encode({"status": "ok"})'
 EDITED_BODY = '_OK = json_encoder.encode({"status": "ok", "live": "updated"})'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Tilt:

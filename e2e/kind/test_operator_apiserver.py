@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -27,19 +26,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
 from .apiserver import can_start_local, local_api_server
-from .tools import BIN, CHART, REPO, run, wait_for
+from .tools import BIN, CHART, REPO, free_port, run, wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.integration]
 
 NAMESPACE = "shop"
 PARTITIONS = 4
 PAUSE_ANNOTATION = "readside.io/autoscaling-paused-by"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Cluster:
@@ -127,11 +120,11 @@ class OperatorProcess:
     def __init__(self, kubeconfig: Path, log: Path) -> None:
         self.kubeconfig = kubeconfig
         self.log = log
-        self.metrics = f"http://127.0.0.1:{_free_port()}/metrics"
+        self.metrics = f"http://127.0.0.1:{free_port()}/metrics"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        health = _free_port()
+        health = free_port()
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),

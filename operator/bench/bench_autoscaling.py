@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,15 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from conftest import stack  # noqa: E402
 from e2e.kind.apiserver import can_start_local, local_api_server  # noqa: E402
-from e2e.kind.tools import BIN, CHART, run  # noqa: E402
+from e2e.kind.tools import BIN, CHART, free_port, run  # noqa: E402
 
 PARTITIONS = 6
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None) -> str:
