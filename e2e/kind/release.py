@@ -72,37 +72,48 @@ class Release:
             args += ["--set", item]
         self.helm(*args, timeout=900)
 
+    def run_args(
+        self,
+        name: str,
+        deployment: str,
+        command: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        inherit_env: bool = True,
+        stdin: bool = False,
+    ) -> list[str]:
+        """`kubectl run` arguments for a one-off pod of a release Deployment's image running
+        `command`, with that Deployment's environment (ConfigMap and Secret references
+        included) unless `inherit_env` is false, plus `env`."""
+        found = self.kubectl("get", "deployment", deployment, "-o", "json").stdout
+        source = json.loads(found)["spec"]["template"]["spec"]["containers"][0]
+        container: dict[str, Any] = {
+            "name": name,
+            "image": source["image"],
+            "command": command,
+            "env": (source.get("env", []) if inherit_env else [])
+            + [{"name": k, "value": v} for k, v in (env or {}).items()],
+        }
+        if inherit_env:
+            container["envFrom"] = source.get("envFrom", [])
+        if stdin:
+            container.update(stdin=True, stdinOnce=True)
+        overrides = {"spec": {"containers": [container]}}
+        return [
+            "run",
+            name,
+            "--restart=Never",
+            f"--image={source['image']}",
+            f"--overrides={json.dumps(overrides)}",
+        ]
+
     def publish(self, path: Path, rate: float = 0) -> subprocess.Popen[str]:
         """Publish a .jsonl file into the in-cluster Kafka with `readside-events`, from a
         one-off pod of the projection image with the projection's brokers and topic: not from
         a release pod, which an upgrade would replace in the middle of the stream."""
-        deployment = json.loads(
-            self.kubectl("get", "deploy/readside-projection", "-o", "json").stdout
-        )
-        container = deployment["spec"]["template"]["spec"]["containers"][0]
         name = f"readside-publisher-{os.urandom(3).hex()}"
-        # The projection's own environment (ConfigMap and Secret references included).
-        overrides = {
-            "spec": {
-                "containers": [
-                    {
-                        "name": name,
-                        "image": container["image"],
-                        "env": container.get("env", []),
-                        "envFrom": container.get("envFrom", []),
-                        "command": [
-                            "readside-events",
-                            "publish",
-                            "/dev/stdin",
-                            "--rate",
-                            str(rate),
-                        ],
-                        "stdin": True,
-                        "stdinOnce": True,
-                    }
-                ]
-            }
-        }
+        command = ["readside-events", "publish", "/dev/stdin", "--rate", str(rate)]
+        run_args = self.run_args(name, "readside-projection", command, stdin=True)
         return subprocess.Popen(
             [
                 self.kubectl_bin,
@@ -110,14 +121,10 @@ class Release:
                 CONTEXT,
                 "-n",
                 self.namespace,
-                "run",
-                name,
+                *run_args,
                 "-i",
                 "--rm",
                 "--quiet",
-                "--restart=Never",
-                f"--image={container['image']}",
-                f"--overrides={json.dumps(overrides)}",
             ],
             stdin=path.open(),
             stdout=subprocess.PIPE,

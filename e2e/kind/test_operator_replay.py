@@ -293,28 +293,10 @@ print(json.dumps({"reads": n, "failures": failures, "p50": latencies[n // 2],
 
 def in_cluster_reader(release: Operated, order_ids: list[str], seconds: int) -> str:
     """Start the reader pod; returns its name."""
-    deployment = release.get("deployment", "readside-query")
-    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
     name = f"reader-{os.urandom(3).hex()}"
-    overrides = {
-        "spec": {
-            "restartPolicy": "Never",
-            "containers": [
-                {
-                    "name": name,
-                    "image": image,
-                    "command": ["python", "-c", READER],
-                    "env": [
-                        {"name": "ORDER_IDS", "value": ",".join(order_ids)},
-                        {"name": "SECONDS", "value": str(seconds)},
-                    ],
-                }
-            ],
-        }
-    }
-    release.kubectl(
-        "run", name, f"--image={image}", "--restart=Never", f"--overrides={json.dumps(overrides)}"
-    )
+    env = {"ORDER_IDS": ",".join(order_ids), "SECONDS": str(seconds)}
+    command = ["python", "-c", READER]
+    release.kubectl(*release.run_args(name, "readside-query", command, env=env, inherit_env=False))
     wait_for(
         "the reader pod running",
         lambda: release.get("pod", name)["status"].get("phase") in ("Running", "Succeeded"),

@@ -11,7 +11,6 @@ nothing asserts.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -34,30 +33,9 @@ def lag(release: Operated) -> int | None:
 
 def publish(release: Operated, orders: int) -> None:
     """`readside-events generate` straight into the in-cluster Kafka, from one pod."""
-    deployment = release.get("deployment", "readside-projection")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    overrides = {
-        "spec": {
-            "restartPolicy": "Never",
-            "containers": [
-                {
-                    "name": "generate",
-                    "image": container["image"],
-                    "env": container.get("env", []),
-                    "envFrom": container.get("envFrom", []),
-                    "command": ["readside-events", "generate", "--orders", str(orders)],
-                }
-            ],
-        }
-    }
+    command = ["readside-events", "generate", "--orders", str(orders)]
     release.kubectl("delete", "pod", "bench-generate", "--ignore-not-found", timeout=120)
-    release.kubectl(
-        "run",
-        "bench-generate",
-        f"--image={container['image']}",
-        "--restart=Never",
-        f"--overrides={json.dumps(overrides)}",
-    )
+    release.kubectl(*release.run_args("bench-generate", "readside-projection", command))
     wait_for(
         "the generator pod to finish",
         lambda: (
