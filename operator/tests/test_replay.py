@@ -148,3 +148,11 @@ def test_progress_counts_replayed_events_and_percent() -> None:
     assert progress(1000, 250) == {"eventsReplayed": 750, "lagRemaining": 250, "percent": 75}
     assert progress(0, 0)["percent"] == 100
     assert progress(None, 5) == {}
+
+
+def test_pausing_scales_to_zero_again_when_something_scaled_the_projection_back_up() -> None:
+    seen = Observed(wanted_replicas=1, replicas=1, group_empty=False)
+    step = next_phase(Phase.PAUSING, Strategy.IN_PLACE, seen)
+    assert (step.phase, step.action) == (Phase.PAUSING, "scale-to-zero")
+    settled = Observed(wanted_replicas=0, replicas=0, group_empty=True)
+    assert next_phase(Phase.PAUSING, Strategy.IN_PLACE, settled).phase is Phase.RESETTING

@@ -119,6 +119,8 @@ async def autoscale_once(
             lag.total, len(lag.partitions), current, policy_from(spec), history, clock
         )
         desired = decision.desired
+        if desired != current and await _paused_meanwhile(rt, namespace, name):
+            desired = current  # a replay took the projection during this round: hands off
         if desired != current:
             await rt.kube.scale(namespace, deployment, desired)
             direction = "up" if desired > current else "down"
@@ -134,3 +136,10 @@ async def autoscale_once(
     status["desiredReplicas"] = desired
     metrics.DESIRED.labels(*labels).set(desired)
     await rt.kube.patch_status("Projection", namespace, name, {**status, "conditions": conditions})
+
+
+async def _paused_meanwhile(rt: Runtime, namespace: str, name: str) -> bool:
+    """Whether a replay paused the projection since this round read it (one GET, made only
+    before a scaling: the round's view may be seconds old)."""
+    fresh = await rt.kube.get("Projection", namespace, name)
+    return fresh is None or PAUSE_ANNOTATION in (fresh["metadata"].get("annotations") or {})

@@ -142,6 +142,7 @@ class Observed:
 
     other_replay_active: bool = False
     replicas: int = 0  # pods the projection Deployment still runs
+    wanted_replicas: int = 0  # its spec.replicas (the scale subresource)
     group_empty: bool = False  # the consumer group has no members
     reset_job: str | None = None  # None, "Running", "Succeeded", "Failed"
     lag: int | None = None  # remaining lag of the replaying group, None if unknown
@@ -179,6 +180,8 @@ def next_phase(
             return Step(Phase.RESETTING, "run-reset-job", "building a new read-model version")
         return Step(Phase.PAUSING, "scale-to-zero", "autoscaling paused, scaling to 0")
     if phase is Phase.PAUSING:
+        if seen.wanted_replicas != 0:  # scaled back up meanwhile (e.g. a round begun earlier)
+            return Step(phase, "scale-to-zero", "scaled up by someone else: scaling to 0 again")
         if seen.replicas == 0 and seen.group_empty:
             return Step(Phase.RESETTING, "run-reset-job", "consumer group empty: resetting")
         return Step(phase, None, "waiting for the projection pods to stop and the group to empty")

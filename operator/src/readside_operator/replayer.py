@@ -130,9 +130,9 @@ class Replayer:
                 return True
             seen["other_replay_active"] = await self._other_holder(projection, name) is not None
         elif phase is Phase.PAUSING:
-            _, running = await kube.replicas(namespace, deployment)
+            wanted, running = await kube.replicas(namespace, deployment)
             state = await inspector.group_state(group)
-            seen.update(replicas=running, group_empty=state.members == 0)
+            seen.update(wanted_replicas=wanted, replicas=running, group_empty=state.members == 0)
         elif phase is Phase.RESETTING:
             job = await kube.get("Job", namespace, names["reset"])
             if job is None:  # the operator stopped between the phase change and the create
