@@ -21,6 +21,9 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# shellcheck disable=SC2034  # read by log() and run_step in lib.sh
+LOG_NAME=toolchain STEP_LOG_DIR="$TOOLCHAIN_DIR/logs"
+loud_errors
 command -v go >/dev/null || die "Go is required (expected /usr/local/go/bin/go)"
 mkdir -p "$TOOLCHAIN_BIN" "$TOOL_CACHE" "$TOOLCHAIN_DIR/logs"
 WORK="$READSIDE_CACHE/work"
@@ -284,7 +287,7 @@ main() {
   [ ${#WANTED[@]} -eq 0 ] && WANTED=("${TOOLS[@]}")
   TOOLCHAIN_STARTED=$SECONDS
   trap on_exit EXIT
-  local tool i=0 n=${#WANTED[@]} todo=() result t0
+  local tool i=0 n=${#WANTED[@]} todo=() result
   for tool in "${WANTED[@]}"; do
     tool_version "$tool" >/dev/null || die "unknown tool: $tool"
     [ -x "$(tool_cache_path "$tool")" ] || from_path "$tool" || todo+=("$tool")
@@ -319,7 +322,8 @@ main() {
       esac
     done
   fi
-  [ ${#RESULTS[@]} -gt 0 ] && summary
+  # The table only when something was built: `make kind-up` runs this on every call.
+  case " ${RESULTS[*]} " in *"|built|"*) summary ;; esac
   log "toolchain ready in $(fmt_secs $((SECONDS - TOOLCHAIN_STARTED))): $TOOLCHAIN_BIN (manifest: $TOOLCHAIN_DIR/MANIFEST)"
 }
 

@@ -26,13 +26,14 @@ if [ -x /usr/local/go/bin/go ] && ! command -v go >/dev/null 2>&1; then
   export PATH="/usr/local/go/bin:$PATH"
 fi
 
-log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+log() { printf '[%s] %s\n' "${LOG_NAME:-$(basename "$0")}" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # --- Steps: progress lines and loud failures (make toolchain, images, node-image, kind-up) ---
 # Each step's output goes to its own log under .local/logs/<script>/; the terminal gets one
 # line when a step starts and one when it ends. A failed step prints its name, the command
 # that failed and the last lines of its log, then the script exits with the step's status.
+# Scripts set STEP_LOG_DIR to their own folder (toolchain, images, node-image, kind-up).
 STEP_LOG_DIR="$READSIDE_LOCAL/logs/$(basename "$0" .sh)"
 STEP_LOG_TAIL="${READSIDE_LOG_TAIL:-40}"
 
@@ -65,6 +66,15 @@ run_step() {
   eval "$err_trap"
   STEP_SECONDS=$((SECONDS - started))
   [ "$rc" -eq 0 ] || step_failed "$name" "$rc" "$logf" "$@"
+}
+
+# step <name> <what> <command...>: run_step with a line when it starts and when it ends.
+step() {
+  local name="$1" what="$2"
+  shift 2
+  log "$what... (log: ${STEP_LOG_DIR#"$READSIDE_REPO/"}/$name.log)"
+  run_step "$name" "$@"
+  log "$what: done in $(fmt_secs "$STEP_SECONDS")"
 }
 
 # step_failed <name> <status> <log> <command...>: the report of a failed step, then exit.
