@@ -81,7 +81,8 @@ for target in "${STEPS[@]}"; do
   say "make $target (log: $COLD/logs/$target.log)"
   make -C "$COLD/clone" "$target" 2>&1 | tee "$COLD/logs/$target.log" || rc=$?
   secs=$((SECONDS - started))
-  load_max="$(awk -v t0="$t0" '$1 >= t0 && $2 > m { m = $2 } END { print m + 0 }' "$COLD/load.txt")"
+  load_max="$( { awk -v t0="$t0" '$1 >= t0 { print $2 }' "$COLD/load.txt"; echo "$load_start"; load1; } | sort -g | tail -n 1)"
+  # shellcheck disable=SC2016  # backquotes for Markdown
   rows+=("$(printf '| `make %s` | %dm%02ds | %d | %s | %s | %s |' "$target" $((secs / 60)) $((secs % 60)) "$rc" \
     "$load_start" "$(load1)" "$load_max")")
   if [ "$rc" -ne 0 ]; then
