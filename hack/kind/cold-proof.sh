@@ -18,6 +18,9 @@
 #   READSIDE_COLD_DOCKER wipe (default): delete the project's images, Docker's build cache
 #                        and the kind cluster first; keep: leave Docker alone (then the
 #                        images are NOT cold, and the table says so)
+#   READSIDE_PG_PORT, READSIDE_REDIS_PORT, READSIDE_KAFKA_PORT: passed on to make e2e, whose
+#                        operator suite starts the clone's local stack (hack/stack); set
+#                        them when another checkout's stack holds the default ports
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
