@@ -19,9 +19,9 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
 
-from readside_core.cache import cache_namespace, order_key
 from readside_core.db import create_engine
 from readside_core.fixtures import read_messages
+from readside_core.read_model_version import PUBLIC, read_model_version
 from readside_projection.generator import generate
 
 pytestmark = pytest.mark.integration
@@ -177,7 +177,7 @@ async def test_a_shadow_rebuild_is_promoted_and_the_restarted_live_projection_fo
     assert await versions.stored_offsets(shadow_group) == {}  # public has no shadow offsets
     # The shadow wrote through into its own namespace only.
     shadow_keys = await redis_keys(versions, f"{schema}:order:*")
-    assert shadow_keys == {f"{schema}:{order_key(o)}" for o in rebuilt.orders}
+    assert shadow_keys == {f"{schema}:{PUBLIC.order_key(o)}" for o in rebuilt.orders}
     assert await redis_keys(versions, "order:*") == set()
     assert await redis_keys(versions, "gen:*") == set()
     assert await redis_keys(versions, f"{schema}:gen:*")
@@ -227,7 +227,7 @@ async def test_reset_works_on_one_version_and_flushes_only_its_namespace(
     assert "active member" in refused.stderr
     shadow.kill(signal.SIGTERM)
 
-    public_key = order_key(uuid.uuid4())
+    public_key = PUBLIC.order_key(uuid.uuid4())
     client = aioredis.from_url(versions.redis_url)
     await client.set(public_key, b"{}", ex=60)
     await client.aclose()
@@ -255,8 +255,8 @@ async def test_drop_read_model_refuses_public_and_the_live_one_and_removes_an_ol
         ok(cli(versions, "migrate", READ_MODEL_SCHEMA=schema))
     ok(cli(versions, "promote", "--schema", live, "--consumer-group", "g2"))
     client = aioredis.from_url(versions.redis_url)
-    old_keys = [cache_namespace(old).order_key(uuid.uuid4()) for _ in range(3)]
-    live_key = cache_namespace(live).order_key(uuid.uuid4())
+    old_keys = [read_model_version(old).order_key(uuid.uuid4()) for _ in range(3)]
+    live_key = read_model_version(live).order_key(uuid.uuid4())
     for key in [*old_keys, live_key]:
         await client.set(key, b"{}", ex=60)
     await client.aclose()

@@ -33,11 +33,7 @@ from readside_core.cache import (
     INVALIDATION_CHANNEL,
     SET_IF_NEWER,
     Invalidation,
-    customer_scope,
-    generation_key,
     invalidation_encoder,
-    order_key,
-    status_scope,
 )
 from readside_core.events import (
     OrderCancelled,
@@ -52,6 +48,7 @@ from readside_core.events import (
 )
 from readside_core.fixtures import read_messages
 from readside_core.fold import FoldOutcome, fold_events, fold_order_event
+from readside_core.read_model_version import PUBLIC, customer_scope, status_scope
 from readside_core.repository import view_from_row
 from readside_core.schema import customer_summaries, order_views
 from readside_core.views import OrderView, json_encoder, order_to_json, summarize_customer
@@ -135,8 +132,8 @@ async def publish_changes(
         args: list[object] = [ttl]
         for view in views:
             args += [view.version, json_encoder.encode(order_to_json(view))]
-        await set_if_newer(keys=[order_key(v.order_id) for v in views], args=args)
-        await bump(keys=[generation_key(s) for s in sorted(scopes)], args=[ttl])
+        await set_if_newer(keys=[PUBLIC.order_key(v.order_id) for v in views], args=args)
+        await bump(keys=[PUBLIC.generation_key(s) for s in sorted(scopes)], args=[ttl])
         message = Invalidation(orders=[str(v.order_id) for v in views], scopes=sorted(scopes))
         await client.publish(INVALIDATION_CHANNEL, invalidation_encoder.encode(message))
     finally:

@@ -11,7 +11,7 @@ import pytest
 import redis
 from support import running_query_service
 
-from readside_core.cache import order_key
+from readside_core.read_model_version import PUBLIC
 from readside_core.views import OrderView
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def test_a_request_is_traced_through_http_sql_and_redis(
     }
     order_id = next(iter(sample_views))
     # A cache miss, whatever earlier tests cached: the request then reads PostgreSQL too.
-    redis.Redis.from_url(query_redis_url).delete(order_key(order_id))
+    redis.Redis.from_url(query_redis_url).delete(PUBLIC.order_key(order_id))
     with running_query_service(env) as base:
         assert httpx.get(f"{base}/api/v1/orders/{order_id}", timeout=5).status_code == 200
         # The readiness probe before the request makes SQL and Redis spans too: look only at

@@ -14,7 +14,7 @@ import msgspec
 import sqlalchemy.ext.asyncio as sa_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from readside_core.read_model import PUBLIC_SCHEMA, check_schema_name
+from readside_core.read_model_version import PUBLIC_SCHEMA, check_schema_name
 from readside_core.views import json_encoder
 
 

@@ -11,16 +11,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from sqlalchemy import text
 
-from readside_core.cache import cache_namespace
 from readside_core.db import create_engine
-from readside_core.read_model import PUBLIC_SCHEMA
+from readside_core.read_model_version import PUBLIC_SCHEMA, read_model_version
 from readside_core.telemetry import setup_tracing
 from readside_projection import metrics
 from readside_projection.cache_sync import CacheSync
 from readside_projection.consumer import Projection
 from readside_projection.ops import Health, serve_ops
-from readside_projection.read_model import resolve_with_retry
 from readside_projection.settings import ProjectionSettings
+from readside_projection.target_version import resolve_with_retry
 
 log = logging.getLogger(__name__)
 HEALTH_CHECK_SECONDS = 5.0
@@ -104,7 +103,7 @@ async def _project(settings: ProjectionSettings, health: Health, stop: asyncio.E
         bootstrap_servers=settings.kafka_brokers, acks="all", enable_idempotence=True
     )
     cache = (
-        CacheSync(settings.redis_url, settings.cache_ttl_seconds, cache_namespace(schema))
+        CacheSync(settings.redis_url, settings.cache_ttl_seconds, read_model_version(schema))
         if settings.redis_url
         else None
     )

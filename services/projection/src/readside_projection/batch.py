@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from readside_core.cache import customer_scope, status_scope
 from readside_core.events import InvalidEvent, OrderCreated, OrderEvent, UnknownEvent, decode_event
 from readside_core.fold import FoldOutcome, fold_order_event
+from readside_core.read_model_version import customer_scope, status_scope
 from readside_core.views import OrderView
 
 TopicPartition = tuple[str, int]

@@ -19,7 +19,7 @@ from collections.abc import Coroutine, Iterator
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
-from readside_core.read_model import InvalidSchemaName
+from readside_core.read_model_version import InvalidSchemaName
 from readside_core.settings import SettingsError
 from readside_core.views import parse_time
 from readside_projection.settings import ProjectionSettings
@@ -125,7 +125,7 @@ def _reporting(command: str) -> Iterator[None]:
     from sqlalchemy.exc import DBAPIError
 
     from readside_projection.reset import ResetError
-    from readside_projection.versions import CacheNotCleaned, VersionRefused
+    from readside_projection.version_admin import CacheNotCleaned, VersionRefused
 
     try:
         yield
@@ -184,7 +184,7 @@ def _reset(settings: ProjectionSettings, args: argparse.Namespace) -> None:
 
 
 def _version_command(settings: ProjectionSettings, command: str, args: argparse.Namespace) -> None:
-    from readside_projection import versions
+    from readside_projection import version_admin
 
     report: dict[str, Any]
     if command == "promote":
@@ -192,7 +192,7 @@ def _version_command(settings: ProjectionSettings, command: str, args: argparse.
 
         report = _run(
             command,
-            versions.promote(
+            version_admin.promote(
                 settings.database_url,
                 settings.redis_url,
                 args.schema,
@@ -201,13 +201,13 @@ def _version_command(settings: ProjectionSettings, command: str, args: argparse.
             ),
         )
     elif command == "drop-read-model":
-        drop = versions.drop_read_model(
+        drop = version_admin.drop_read_model(
             settings.database_url, settings.redis_url, args.schema, args.grace_seconds
         )
         report = _run(command, drop)
     else:
         report = _run(
-            command, versions.read_model_status(settings.database_url, settings.consumer_group)
+            command, version_admin.read_model_status(settings.database_url, settings.consumer_group)
         )
     print(json.dumps(report))
 

@@ -19,19 +19,18 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import delete, insert, text
 
-from readside_core.cache import (
-    INVALIDATION_CHANNEL,
-    CacheNamespace,
-    Invalidation,
-    cache_namespace,
-    invalidation_encoder,
-)
+from readside_core.cache import INVALIDATION_CHANNEL, Invalidation, invalidation_encoder
 from readside_core.db import create_engine
-from readside_core.read_model import PUBLIC_SCHEMA, missing_tables
+from readside_core.read_model_version import (
+    PUBLIC_SCHEMA,
+    ReadModelVersion,
+    missing_tables,
+    read_model_version,
+)
 from readside_core.schema import consumer_offsets
 from readside_kafka import ResetError, ResetTarget, plan_offsets, topic_partitions
-from readside_projection.read_model import resolve
 from readside_projection.settings import ProjectionSettings
+from readside_projection.target_version import resolve
 
 __all__ = ["ResetError", "ResetTarget", "parse_offsets", "reset"]
 
@@ -96,7 +95,7 @@ async def reset(
         await consumer.stop()
         await admin.close()
     if settings.redis_url:
-        await _flush_cache(settings.redis_url, cache_namespace(schema))
+        await _flush_cache(settings.redis_url, read_model_version(schema))
     return settings, offsets
 
 
@@ -143,20 +142,20 @@ async def _reset_database(
         await engine.dispose()
 
 
-async def _flush_cache(redis_url: str, namespace: CacheNamespace) -> None:
+async def _flush_cache(redis_url: str, version: ReadModelVersion) -> None:
     """Drop the version's cached orders, pages and generations; tell query pods to flush."""
     try:
-        await unlink_namespace(redis_url, namespace)
+        await unlink_cache_keys(redis_url, version)
     except (OSError, aioredis.RedisError) as exc:
         log.warning("could not flush the query cache (entries expire by TTL): %s", exc)
 
 
-async def unlink_namespace(redis_url: str, namespace: CacheNamespace) -> int:
-    """Unlink every key of the namespace and publish a flush for it; how many keys went."""
+async def unlink_cache_keys(redis_url: str, version: ReadModelVersion) -> int:
+    """Unlink every cache key of the version and publish a flush for it; how many keys went."""
     client = aioredis.from_url(redis_url, socket_timeout=5)
     unlinked = 0
     try:
-        for pattern in namespace.key_patterns():
+        for pattern in version.key_patterns():
             batch: list[bytes] = []
             async for key in client.scan_iter(match=pattern, count=1000):
                 batch.append(key)
@@ -165,7 +164,7 @@ async def unlink_namespace(redis_url: str, namespace: CacheNamespace) -> int:
                     batch.clear()
             if batch:
                 unlinked += await client.unlink(*batch)
-        message = Invalidation(orders=[], scopes=[], flush=True, schema=namespace.schema)
+        message = Invalidation(orders=[], scopes=[], flush=True, schema=version.schema)
         await client.publish(INVALIDATION_CHANNEL, invalidation_encoder.encode(message))
     finally:
         await client.aclose()

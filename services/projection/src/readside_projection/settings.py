@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from readside_core.read_model import InvalidSchemaName, check_schema_name
+from readside_core.read_model_version import InvalidSchemaName, check_schema_name
 from readside_core.settings import SettingsError, env_float, env_int, env_optional, env_str
 
 

@@ -12,11 +12,11 @@ from litestar.response.base import ASGIResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from readside_core.read_model import PUBLIC_SCHEMA
+from readside_core.read_model_version import PUBLIC_SCHEMA
 from readside_core.views import json_encoder
+from readside_query.live_version import LiveVersion
 from readside_query.metrics import render_metrics
 from readside_query.redis_cache import RedisCache
-from readside_query.versions import LiveVersion
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from readside_core.views import OrderStatus
 from readside_query.edge import if_none_match
 from readside_query.errors import not_found
 from readside_query.etag import TaggedBody, none_match
+from readside_query.live_version import LiveVersion
 from readside_query.openapi import (
     BAD_REQUEST,
     NOT_FOUND,
@@ -25,7 +26,6 @@ from readside_query.openapi import (
 )
 from readside_query.params import parse_list_query, parse_order_number, parse_status, parse_uuid
 from readside_query.reads import OrderReads
-from readside_query.versions import LiveVersion
 
 JSON = "application/json"
 AnyRequest = Request[Any, Any, Any]

@@ -18,12 +18,8 @@ from collections.abc import Callable
 import msgspec
 import redis.asyncio as aioredis
 
-from readside_core.cache import (
-    INVALIDATION_CHANNEL,
-    PUBLIC_NAMESPACE,
-    CacheNamespace,
-    invalidation_decoder,
-)
+from readside_core.cache import INVALIDATION_CHANNEL, invalidation_decoder
+from readside_core.read_model_version import PUBLIC, ReadModelVersion
 from readside_query.breaker import RateLimitedLog
 from readside_query.local_cache import LocalCache
 from readside_query.metrics import INVALIDATIONS, SUBSCRIPTIONS
@@ -33,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def apply_invalidation(
-    local: LocalCache, data: bytes, serving: CacheNamespace | None = PUBLIC_NAMESPACE
+    local: LocalCache, data: bytes, serving: ReadModelVersion | None = PUBLIC
 ) -> str:
     """Apply one pub/sub message to the local cache (holding `serving`'s entries); returns
     the outcome for metrics: applied, flush, undecodable, swap or other_read_model."""
@@ -53,7 +49,7 @@ def apply_invalidation(
         return "flush"
     local.invalidate(
         [serving.order_key(order_id) for order_id in message.orders],
-        [serving.prefix + scope for scope in message.scopes],
+        [serving.local_scope(scope) for scope in message.scopes],
     )
     return "applied"
 
@@ -63,7 +59,7 @@ class InvalidationSubscriber:
         self,
         redis_url: str,
         local: LocalCache,
-        serving: Callable[[], CacheNamespace | None] = lambda: PUBLIC_NAMESPACE,
+        serving: Callable[[], ReadModelVersion | None] = lambda: PUBLIC,
         on_swap: Callable[[], None] = lambda: None,
         *,
         connect_timeout: float = 1.0,
