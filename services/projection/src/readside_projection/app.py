@@ -9,9 +9,8 @@ import signal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from sqlalchemy import text
 
-from readside_core.db import create_engine
+from readside_core.db import create_pool
 from readside_core.read_model_version import PUBLIC_SCHEMA, read_model_version
 from readside_core.telemetry import setup_tracing
 from readside_projection import metrics
@@ -49,8 +48,8 @@ async def _check_health(projection: Projection) -> None:
     """Keep readiness current even while no events flow."""
     while True:
         try:
-            async with projection.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with asyncio.timeout(HEALTH_CHECK_SECONDS), projection.pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
             projection.health.database = None
         except Exception as exc:  # any failure to answer means not ready; say why
             projection.health.database = str(exc).splitlines()[0]
@@ -82,10 +81,13 @@ async def run(settings: ProjectionSettings) -> None:
 async def _project(settings: ProjectionSettings, health: Health, stop: asyncio.Event) -> None:
     schema = settings.read_model_schema or PUBLIC_SCHEMA
     metrics.READ_MODEL.labels(schema, settings.consumer_group).set(1)
-    engine = create_engine(settings.database_url, schema=schema, pool_size=2)
-    setup_tracing(
-        "readside-projection", sqlalchemy_engine=engine, redis=settings.redis_url is not None
+    pool = await create_pool(
+        settings.database_url,
+        schema=schema,
+        size=4,  # the writer, the loads of the consumer, seeks, the health check
+        server_settings={"synchronous_commit": "on" if settings.synchronous_commit else "off"},
     )
+    setup_tracing("readside-projection", redis=settings.redis_url is not None)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_brokers,
         group_id=settings.consumer_group,
@@ -107,7 +109,7 @@ async def _project(settings: ProjectionSettings, health: Health, stop: asyncio.E
         if settings.redis_url
         else None
     )
-    projection = Projection(settings, engine, consumer, producer, cache, health, stop)
+    projection = Projection(settings, pool, consumer, producer, cache, health, stop)
     checker: asyncio.Task[None] | None = None
     try:
         if not await _start_with_retry(
@@ -132,4 +134,4 @@ async def _project(settings: ProjectionSettings, health: Health, stop: asyncio.E
             await producer.stop()
         if cache is not None:
             await cache.close()
-        await engine.dispose()
+        await pool.close()

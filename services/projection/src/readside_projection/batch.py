@@ -43,6 +43,7 @@ class DecodedBatch:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     unknown: list[UnknownEvent] = field(default_factory=list)
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    records: int = 0
 
     @property
     def order_ids(self) -> set[UUID]:
@@ -59,6 +60,7 @@ def decode_batch(records: Iterable[Record]) -> DecodedBatch:
     """Decode every record; bad ones become dead letters, unknown types are set aside."""
     batch = DecodedBatch()
     for record in records:
+        batch.records += 1
         tp = (record.topic, record.partition)
         batch.next_offsets[tp] = max(batch.next_offsets.get(tp, 0), record.offset + 1)
         if record.value is None:
@@ -86,10 +88,24 @@ class BatchPlan:
     outcomes: Counter[str] = field(default_factory=Counter)
     scopes: set[str] = field(default_factory=set)
     missing: list[OrderEvent] = field(default_factory=list)
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    records: int = 0
 
     @property
     def customers(self) -> set[UUID]:
         return {view.customer_id for view in self.changed.values()}
+
+    def absorb(self, later: BatchPlan) -> None:
+        """Add a plan folded after this one (on top of its views): one transaction for both.
+
+        Dead letters and counts were acted on when each plan was made; only what is written
+        and invalidated is merged.
+        """
+        self.changed.update(later.changed)
+        self.created |= later.created
+        self.scopes |= later.scopes
+        self.next_offsets.update(later.next_offsets)
+        self.records += later.records
 
 
 def plan_batch(
@@ -103,7 +119,11 @@ def plan_batch(
     number belongs to another order cannot be stored (order_number is UNIQUE), so it is
     dead-lettered with a reason instead of failing the whole transaction.
     """
-    plan = BatchPlan(dead_letters=list(batch.dead_letters))
+    plan = BatchPlan(
+        dead_letters=list(batch.dead_letters),
+        next_offsets=dict(batch.next_offsets),
+        records=batch.records,
+    )
     plan.outcomes["skipped_unknown"] = len(batch.unknown)
     owners = dict(number_owners)
     for record, event in batch.events:

@@ -12,12 +12,12 @@ EVENTS = Counter(
 )
 BATCH_SIZE = Histogram(
     "readside_projection_batch_size",
-    "Records per batch",
+    "Records per PostgreSQL transaction (fetches queued meanwhile are merged)",
     buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
 )
 BATCH_SECONDS = Histogram(
     "readside_projection_batch_seconds",
-    "Time to fold and commit one batch",
+    "Time of one PostgreSQL transaction (write and commit)",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 LAG = Gauge("readside_projection_lag", "Records behind the partition's end", ["topic", "partition"])
@@ -34,4 +34,10 @@ READ_MODEL = Gauge(
     "readside_projection_read_model_info",
     "The read-model version (PostgreSQL schema) this process writes, and its consumer group",
     ["schema", "consumer_group"],
+)
+OFFSET_GAPS = Counter(
+    "readside_projection_offset_gaps",
+    "Holes in a partition's offsets confirmed by reading again (transaction markers, "
+    "compaction): the records around them were folded in order",
+    ["topic", "partition"],
 )

@@ -21,7 +21,7 @@ class ProjectionSettings:
     """CONSUMER_GROUP: Kafka consumer group, also the key of the stored offsets."""
     read_model_schema: str | None
     """READ_MODEL_SCHEMA: the read-model version (PostgreSQL schema) to write, with
-    CONSUMER_GROUP. Unset: the live version, as the live pointer says (see read_model.py)."""
+    CONSUMER_GROUP. Unset: the live version, as the live pointer says (see target_version.py)."""
     redis_url: str | None
     """REDIS_URL: where the query service caches; unset means no cache updates."""
     cache_ttl_seconds: int
@@ -29,13 +29,23 @@ class ProjectionSettings:
     ops_port: int
     """OPS_PORT: the /livez, /readyz and /metrics port (9091); 0 turns it off."""
     batch_max_records: int
-    """BATCH_MAX_RECORDS: the most records folded in one transaction (5000)."""
+    """BATCH_MAX_RECORDS: the most records taken from Kafka in one fetch (5000). Fetches
+    queued while a transaction runs are committed together (up to twice this)."""
     batch_timeout_ms: int
-    """BATCH_TIMEOUT_MS: how long getmany waits for records (100)."""
+    """BATCH_TIMEOUT_MS: how long an idle getmany waits for records (100); with records
+    available it returns at once."""
     session_timeout_ms: int
     """KAFKA_SESSION_TIMEOUT_MS: consumer group session timeout (10000)."""
     retry_max_seconds: float
     """RETRY_MAX_SECONDS: cap of the backoff while PostgreSQL or Kafka is away (5)."""
+    view_cache_orders: int
+    """VIEW_CACHE_ORDERS: order views kept in memory to fold on without reading PostgreSQL
+    (100000; about 1.5 KiB each)."""
+    synchronous_commit: bool
+    """PG_SYNCHRONOUS_COMMIT: `on` (default) waits for the WAL flush at each commit; `off`
+    does not. Off cannot break exactness (rows and offsets are lost or kept together, and
+    what is lost is read again from Kafka), but a PostgreSQL crash can briefly take back
+    changes the cache already showed."""
 
     @property
     def dlq_topic(self) -> str:
@@ -56,6 +66,8 @@ class ProjectionSettings:
             batch_timeout_ms=env_int("BATCH_TIMEOUT_MS", 100, minimum=0, env=env),
             session_timeout_ms=env_int("KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=1000, env=env),
             retry_max_seconds=env_float("RETRY_MAX_SECONDS", 5.0, minimum=0.1, env=env),
+            view_cache_orders=env_int("VIEW_CACHE_ORDERS", 100_000, minimum=0, env=env),
+            synchronous_commit=_on_off("PG_SYNCHRONOUS_COMMIT", env),
         )
 
 
@@ -66,3 +78,10 @@ def _schema(value: str | None) -> str | None:
         return check_schema_name(value)
     except InvalidSchemaName as exc:
         raise SettingsError(f"READ_MODEL_SCHEMA: {exc}") from None
+
+
+def _on_off(name: str, env: Mapping[str, str] | None) -> bool:
+    value = env_str(name, "on", env=env).strip().lower()
+    if value not in ("on", "off"):
+        raise SettingsError(f"{name} must be on or off, not {value!r}")
+    return value == "on"
