@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from uuid import UUID
@@ -13,10 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from readside_core.db import create_engine
 from readside_core.views import OrderView
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from support import fold_file, running_query_service, write_views
+from readside_testkit.processes import running_query_service
+from readside_testkit.read_model import fold_file, write_views
 
 # Our own Redis database number: keys are fixed by the protocol, so this keeps them apart
 # from other suites' (pub/sub channels are shared by all databases, which is harmless).

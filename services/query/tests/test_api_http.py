@@ -9,19 +9,11 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from support import (
-    as_json,
-    cancelled,
-    confirmed,
-    created,
-    delivered,
-    eventually,
-    publish_changes,
-    shipped,
-    write_views,
-)
 
 from readside_core.views import OrderView, order_to_json, summarize_customer, summary_to_json
+from readside_testkit.orders import as_json, cancelled, confirmed, created, delivered, shipped
+from readside_testkit.read_model import publish_changes, write_views
+from readside_testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -17,6 +17,7 @@ from readside_query.etag import TaggedBody
 from readside_query.live_version import LiveVersion, ReadModelFollower, ServedVersion
 from readside_query.local_cache import LocalCache
 from readside_query.reads import OrderReads
+from readside_testkit.waiting import eventually
 
 pytestmark = pytest.mark.unit
 
@@ -105,8 +106,8 @@ async def test_a_new_pointer_swaps_empties_the_local_cache_and_retires_the_old_e
     await asyncio.sleep(0.2)
     assert not old.engine.disposed  # type: ignore[attr-defined]
     old.reads.in_flight = 0
-    await asyncio.sleep(0.2)
-    assert old.engine.disposed  # type: ignore[attr-defined]
+    retired: Any = old.engine
+    await eventually(lambda: retired.disposed, 5, "the old engine to be disposed")
     await the_follower.close()
 
 
