@@ -15,7 +15,6 @@ import asyncio
 import os
 import statistics
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -27,30 +26,16 @@ import httpx
 import msgspec
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT))
-
-from conftest import migrate, stack  # noqa: E402
-from readside_kafka import topic_partitions  # noqa: E402
-from readside_projection.events_tool import publish  # noqa: E402
-from readside_projection.generator import generate  # noqa: E402
-
-
-def stack_env() -> dict[str, str]:
-    stack("up")
-    env = {}
-    for line in stack("env").splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        env[name] = value.strip("'\"")
-    return env
+from readside_kafka import topic_partitions
+from readside_projection.events_tool import publish
+from readside_projection.generator import generate
+from readside_testkit.processes import projection_command, query_command
+from readside_testkit.stack import REPO, create_database, stack_env
 
 
 def fresh_database(admin: str) -> str:
-    name = f"readside_bench_{uuid.uuid4().hex[:8]}"
-    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
-    url = f"{admin.rpartition('/')[0]}/{name}"
-    migrate(url)
-    return url
+    """A new, migrated database, never dropped (the COPY ceiling reads the first one's rows)."""
+    return create_database(admin, "readside_bench")
 
 
 def plain(url: str) -> str:
@@ -113,7 +98,7 @@ async def throughput(
     began = time.perf_counter()
     procs = [
         start(
-            [sys.executable, "-m", "readside_projection.cli", "run"],
+            projection_command("run"),
             penv,
             logs / f"projection-{processes}-{i}.log",
         )
@@ -201,11 +186,9 @@ async def end_to_end(
         "LOG_LEVEL": "WARNING",
         **extra,
     }
-    projection = start(
-        [sys.executable, "-m", "readside_projection.cli", "run"], penv, logs / "projection-e2e.log"
-    )
+    projection = start(projection_command("run"), penv, logs / "projection-e2e.log")
     query = start(
-        ["readside-query"], {**env, "DATABASE_URL": url, "PORT": port}, logs / "query-e2e.log"
+        query_command(), {**env, "DATABASE_URL": url, "PORT": port}, logs / "query-e2e.log"
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -298,7 +281,7 @@ async def main() -> None:
     parser.add_argument("--compare", type=Path, help="another checkout, run side by side")
     args = parser.parse_args()
     env = stack_env()
-    logs = ROOT / ".local" / "bench"
+    logs = REPO / ".local" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
     print(f"load average at the start: {load_average()}", flush=True)
     rows: list[str] = []
