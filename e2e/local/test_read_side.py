@@ -7,10 +7,7 @@ against the local stack, each test on its own topic, group and database.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,30 +20,23 @@ import pytest
 
 from readside_core.fixtures import read_messages
 from readside_projection.events_tool import publish
+from readside_testkit.ports import free_port
+from readside_testkit.processes import LocalProcesses
+from readside_testkit.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class ReadSide:
+    """The projection and the query service, started as a user starts them."""
+
     def __init__(self, env: dict[str, str], logs: Path) -> None:
         self.env = env
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.procs: list[subprocess.Popen[bytes]] = []
-        for name, cmd, extra in (
-            ("projection", [sys.executable, "-m", "readside_projection.cli", "run"], {}),
-            ("query", ["readside-query"], {"PORT": str(self.port)}),
-        ):
-            log = (logs / f"{name}.log").open("wb")
-            self.procs.append(
-                subprocess.Popen(cmd, env={**os.environ, **env, **extra}, stdout=log, stderr=log)
-            )
+        self.processes = LocalProcesses(env, logs)
+        self.processes.projection("projection")
+        self.processes.query("query", self.port)
         self.wait_for(lambda: self.get("/readyz").status_code == 200, "query /readyz", 60)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
@@ -57,17 +47,10 @@ class ReadSide:
 
     @staticmethod
     def wait_for(predicate: Any, what: str, within: float) -> None:
-        deadline = time.monotonic() + within
-        while not predicate():
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {within}s waiting for {what}")
-            time.sleep(0.05)
+        wait_until(predicate, within, what)
 
     def stop(self) -> None:
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            proc.wait(timeout=30)
+        self.processes.stop()
 
 
 @pytest.fixture
