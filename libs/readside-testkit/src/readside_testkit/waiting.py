@@ -6,17 +6,25 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
 
+@overload
 async def eventually(
-    check: Callable[[], Awaitable[T] | T],
+    check: Callable[[], Awaitable[T]], within: float = ..., what: str = ..., interval: float = ...
+) -> T: ...
+@overload
+async def eventually(
+    check: Callable[[], T], within: float = ..., what: str = ..., interval: float = ...
+) -> T: ...
+async def eventually(
+    check: Callable[[], Any],
     within: float = 10.0,
     what: str = "the condition",
     interval: float = 0.05,
-) -> T:
+) -> Any:
     """Call `check()` (awaiting it if it returns an awaitable) until its value is truthy, and
     return that value; raise AssertionError naming `what` once `within` seconds have passed."""
     deadline = time.monotonic() + within
