@@ -31,7 +31,7 @@ KUSTOMIZE_BUILD ?= $(if $(wildcard $(TOOLCHAIN_BIN)/kustomize),$(TOOLCHAIN_BIN)/
 .PHONY: images-app kind-load-app kind-load-deps dev dev-down e2e e2e-kind e2e-skaffold e2e-clean \
         chart-lint kustomize-render
 
-images-app: ## build the service images (readside-query, readside-projection[, readside-operator]):$(APP_TAG)
+images-app: ## build the service images (readside-query, readside-projection, readside-operator), tag APP_TAG (dev)
 	cd $(READSIDE_ROOT) && for image in $(APP_IMAGES); do \
 	  case $$image in \
 	    readside-query) dockerfile=services/query/Dockerfile ;; \
