@@ -90,6 +90,7 @@ def _reporting(command: str) -> Iterator[None]:
     from aiokafka.errors import KafkaError
     from sqlalchemy.exc import DBAPIError
 
+    from readside_kafka import KafkaLookupError
     from readside_projection.reset import ResetError
     from readside_projection.version_admin import CacheNotCleaned, VersionRefused
 
@@ -101,7 +102,7 @@ def _reporting(command: str) -> Iterator[None]:
         _exit(FAILED, f"{command} failed: {exc}")
     except (DBAPIError, asyncpg.PostgresError, OSError) as exc:
         _exit(FAILED, f"{command} failed: PostgreSQL: {str(exc).splitlines()[0]}")
-    except KafkaError as exc:
+    except (KafkaError, KafkaLookupError) as exc:
         _exit(FAILED, f"{command} failed: Kafka: {exc}")
     except redis.exceptions.RedisError as exc:
         _exit(FAILED, f"{command} failed: Redis: {exc}")

@@ -37,6 +37,7 @@ _LOOKUPS = CACHE_STATS.lookups
 
 P = ParamSpec("P")
 R = TypeVar("R")
+Body = TypeVar("Body", bytes, bytes | None)
 
 
 def _counted(
@@ -138,9 +139,7 @@ class OrderReads:
                 }
             )
 
-        page = await self._page(customer_scope(customer_id), query.cache_query, "page", load)
-        assert page is not None
-        return page
+        return await self._page(customer_scope(customer_id), query.cache_query, "page", load)
 
     @_counted
     async def status_orders(self, status: OrderStatus, query: ListQuery) -> bytes:
@@ -157,9 +156,7 @@ class OrderReads:
                 }
             )
 
-        page = await self._page(status_scope(status.value), query.cache_query, "page", load)
-        assert page is not None
-        return page
+        return await self._page(status_scope(status.value), query.cache_query, "page", load)
 
     @_counted
     async def customer_summary(self, customer_id: UUID) -> bytes | None:
@@ -174,12 +171,14 @@ class OrderReads:
         scope: str,
         query: str,
         kind: str,
-        load: Callable[[], Awaitable[bytes | None]],
-    ) -> bytes | None:
+        load: Callable[[], Awaitable[Body]],
+    ) -> Body:
+        """A page through the layers; `load` reads PostgreSQL (None: nothing to show, e.g. a
+        customer without orders: answered, not cached)."""
         version = self.version
         local_scope = version.local_scope(scope)
         key = version.local_page_key(scope, query)
-        hit: bytes | None = self._local.get(key)
+        hit: Body = self._local.get(key)
         if hit is not None:
             _LOOKUPS["local", kind, "hit"] += 1
             return hit
