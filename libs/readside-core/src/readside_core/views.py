@@ -95,6 +95,7 @@ def order_to_json(view: OrderView) -> dict[str, Any]:
         "total_amount": view.total_amount,
         "currency": view.currency,
         "items": view.items,
+        "shipping_address": view.shipping_address,
         "tracking_number": view.tracking_number,
         "carrier": view.carrier,
         "created_at": format_time(view.created_at),

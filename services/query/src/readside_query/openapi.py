@@ -16,6 +16,7 @@ class OrderBody(msgspec.Struct):
     total_amount: float
     currency: str
     items: list[dict[str, Any]]
+    shipping_address: dict[str, Any] | None
     tracking_number: str | None
     carrier: str | None
     created_at: str
