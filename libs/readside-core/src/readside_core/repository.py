@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from readside_core.schema import customer_summaries, order_views
+from readside_core.schema import consumer_offsets, customer_summaries, order_views
 from readside_core.views import CustomerSummary, OrderStatus, OrderView
 
 
@@ -83,6 +83,15 @@ class OrderViewRepository:
         async with self._engine.connect() as conn:
             result = await conn.execute(query)
             return [view_from_row(row) for row in result.mappings()]
+
+    async def stored_offsets(self, group: str, topic: str) -> dict[int, int]:
+        """The next offsets the projection stored with the rows (read-after-write gates)."""
+        c = consumer_offsets.c
+        query = select(c.partition, c.next_offset).where(
+            c.consumer_group == group, c.topic == topic
+        )
+        async with self._engine.connect() as conn:
+            return {partition: offset for partition, offset in await conn.execute(query)}
 
     async def get_by_id(self, order_id: UUID) -> OrderView | None:
         views = await self._fetch(select(order_views).where(order_views.c.order_id == order_id))

@@ -164,7 +164,7 @@ class BatchWriter:
     async def _after_commit(self, plan: BatchPlan) -> None:
         if self._cache is not None:
             with _tracer.start_as_current_span("cache.publish"):
-                await self._cache.publish(plan.changed, plan.scopes)
+                await self._cache.publish(plan.changed, plan.scopes, plan.next_offsets)
         self.kafka.offer(plan.next_offsets)
 
     async def _drop(self) -> None:

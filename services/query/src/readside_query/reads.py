@@ -94,6 +94,10 @@ class OrderReads:
         return tagged
 
     @_counted
+    async def stored_offsets(self, group: str, topic: str) -> dict[int, int]:
+        return await self._repository.stored_offsets(group, topic)
+
+    @_counted
     async def order_by_number(self, order_number: str) -> TaggedBody | None:
         order_id = await self._order_id(order_number)
         return None if order_id is None else await self._order(order_id)
