@@ -200,7 +200,15 @@ class Projection:
                 log.info("%s[%d]: no records in [%d, %d)", tp.topic, tp.partition, expected, first)
             self._reread.discard(key)
             records.extend(
-                Record(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))  # type: ignore[attr-defined]
+                Record(
+                    m.topic,  # type: ignore[attr-defined]
+                    m.partition,  # type: ignore[attr-defined]
+                    m.offset,  # type: ignore[attr-defined]
+                    m.key,  # type: ignore[attr-defined]
+                    m.value,  # type: ignore[attr-defined]
+                    tuple(m.headers or ()),  # type: ignore[attr-defined]
+                    m.timestamp or 0,  # type: ignore[attr-defined]
+                )
                 for m in fresh
             )
             self.positions[key] = fresh[-1].offset + 1  # type: ignore[attr-defined]
@@ -214,6 +222,7 @@ class Projection:
             if plan is None:
                 return
             span.set_attribute("readside.events", len(decoded.events))
+        metrics.observe_freshness("folded", plan.oldest_ms)
         if not await self._dead_letter(plan.dead_letters, generation):
             return
         if generation != self.generation:
