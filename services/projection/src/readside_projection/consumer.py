@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
 
 from readside_projection import metrics, tracing
 from readside_projection.batch import BatchPlan, DeadLetter, DecodedBatch, Record, decode_batch
@@ -179,7 +180,9 @@ class Projection:
             await self.fold_and_submit(records)
         self._record_lag()
 
-    def _in_order(self, fetched: dict[TopicPartition, list[object]]) -> list[Record]:
+    def _in_order(
+        self, fetched: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
+    ) -> list[Record]:
         """Records that continue each partition exactly where the last batch ended."""
         records: list[Record] = []
         for tp, messages in fetched.items():
@@ -187,10 +190,10 @@ class Projection:
             if key not in self.positions:
                 continue
             expected = self.positions[key]
-            fresh = [m for m in messages if expected is None or m.offset >= expected]  # type: ignore[attr-defined]
+            fresh = [m for m in messages if expected is None or m.offset >= expected]
             if not fresh:
                 continue
-            first = fresh[0].offset  # type: ignore[attr-defined]
+            first = fresh[0].offset
             if expected is not None and first > expected:
                 if key not in self._reread:
                     self._reread.add(key)
@@ -201,17 +204,17 @@ class Projection:
             self._reread.discard(key)
             records.extend(
                 Record(
-                    m.topic,  # type: ignore[attr-defined]
-                    m.partition,  # type: ignore[attr-defined]
-                    m.offset,  # type: ignore[attr-defined]
-                    m.key,  # type: ignore[attr-defined]
-                    m.value,  # type: ignore[attr-defined]
-                    tuple(m.headers or ()),  # type: ignore[attr-defined]
-                    m.timestamp or 0,  # type: ignore[attr-defined]
+                    m.topic,
+                    m.partition,
+                    m.offset,
+                    m.key,
+                    m.value,
+                    tuple(m.headers or ()),
+                    m.timestamp or 0,
                 )
                 for m in fresh
             )
-            self.positions[key] = fresh[-1].offset + 1  # type: ignore[attr-defined]
+            self.positions[key] = fresh[-1].offset + 1
         return records
 
     async def fold_and_submit(self, records: list[Record]) -> None:
