@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,12 @@ from conftest import migrate, stack  # noqa: E402
 from readside_kafka import topic_partitions  # noqa: E402
 from readside_projection.events_tool import publish  # noqa: E402
 from readside_projection.generator import generate  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def stack_env() -> dict[str, str]:
@@ -180,9 +187,26 @@ def get_json(url: str) -> dict[str, object] | None:
         return None
 
 
+def stage_quantiles(metrics_text: str, q: float) -> dict[str, float]:
+    """Per stage, the upper bound (seconds) of the freshness bucket holding quantile q."""
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    for line in metrics_text.splitlines():
+        if line.startswith("readside_projection_freshness_seconds_bucket{"):
+            labels, _, count = line.partition("} ")
+            fields = dict(part.split("=") for part in labels.split("{")[1].split(","))
+            bound = float(fields["le"].strip('"'))
+            buckets.setdefault(fields["stage"].strip('"'), []).append((bound, float(count)))
+    found = {}
+    for stage, rows in buckets.items():
+        rows.sort()
+        total = rows[-1][1]
+        found[stage] = next((b for b, c in rows if total and c >= q * total), float("nan"))
+    return found
+
+
 async def end_to_end(
     env: dict[str, str], rate: float, seconds: float, logs: Path, extra: dict[str, str]
-) -> list[float]:
+) -> tuple[list[float], str]:
     """Latency publish -> visible in the query API, for every 100th event at a steady rate.
 
     Probes poll GET /api/v1/orders/{id} every 10 ms over one keep-alive connection pool, so
@@ -196,7 +220,7 @@ async def end_to_end(
         **env,
         "DATABASE_URL": url,
         "KAFKA_TOPIC": topic,
-        "OPS_PORT": "0",
+        "OPS_PORT": str(free_port()),
         "CONSUMER_GROUP": f"bench-e2e-{uuid.uuid4().hex[:6]}",
         "LOG_LEVEL": "WARNING",
         **extra,
@@ -248,8 +272,9 @@ async def end_to_end(
         watchers = [asyncio.create_task(watch(*p)) for p in probes]
         await publish(stamped(), brokers=env["KAFKA_BROKERS"], topic=topic, rate=rate)
         await asyncio.wait_for(asyncio.gather(*watchers), timeout=120)
+        metrics_text = (await client.get(f"http://127.0.0.1:{penv['OPS_PORT']}/metrics")).text
         await client.aclose()
-        return latencies
+        return latencies, metrics_text
     finally:
         for p in (projection, query):
             p.terminate()
@@ -322,7 +347,14 @@ async def main() -> None:
     latencies: list[str] = []
     for rate in (float(r) for r in args.rates.split(",")):
         for name, extra in variants(args).items():
-            samples = await end_to_end(env, rate, args.seconds, logs, extra)
+            samples, metrics_text = await end_to_end(env, rate, args.seconds, logs, extra)
+            stages = {q: stage_quantiles(metrics_text, q) for q in (0.5, 0.99)}
+            shown = [
+                f"{name} p50<={stages[0.5][name] * 1000:g} p99<={stages[0.99][name] * 1000:g}"
+                for name in ("folded", "committed", "published")
+                if name in stages[0.5]
+            ]
+            print("    projection stages (oldest record of a batch, ms):", ", ".join(shown))
             line = (
                 f"| {name} | {rate:,.0f} | {len(samples)} | {percentile(samples, 50) * 1000:.1f} "
                 f"| {percentile(samples, 99) * 1000:.1f} | {max(samples) * 1000:.1f} |"
