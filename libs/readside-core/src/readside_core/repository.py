@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -43,7 +44,8 @@ class OrderFilters:
 NO_FILTERS = OrderFilters()
 
 
-def view_from_row(row: RowMapping) -> OrderView:
+def view_from_row(row: Mapping[Any, Any]) -> OrderView:
+    """A row of order_views (SQLAlchemy's RowMapping or an asyncpg Record) as a view."""
     return OrderView(
         order_id=row["order_id"],
         customer_id=row["customer_id"],

@@ -181,6 +181,15 @@ async def _order_gated(
     return seen[0]
 
 
+async def _reads_after(
+    request: AnyRequest, min_offsets: str | None, wait: str | None
+) -> OrderReads:
+    """The reads of the version served, once it has applied `min_offsets` (if given)."""
+    reads = _reads(request)
+    await _offsets_reached(request, reads, _gate(request, min_offsets, wait))
+    return reads
+
+
 def _json(body: bytes) -> ASGIResponse:
     return ASGIResponse(body=body, media_type=JSON)
 
@@ -246,9 +255,7 @@ async def list_customer_orders(
     """A customer's orders, newest first; `total` counts every match of the filters."""
     query = parse_list_query(limit, offset, created_from, created_to, min_total, max_total)
     customer = parse_uuid(customer_id, "customer_id")
-    gate = _gate(request, min_offsets, wait)
-    reads = _reads(request)
-    await _offsets_reached(request, reads, gate)
+    reads = await _reads_after(request, min_offsets, wait)
     return _json(await reads.customer_orders(customer, query))
 
 
@@ -271,9 +278,7 @@ async def list_orders_by_status(
     """Orders in one status (CREATED, CONFIRMED, CANCELLED, SHIPPED, DELIVERED), newest first."""
     query = parse_list_query(limit, offset, created_from, created_to, min_total, max_total)
     wanted = parse_status(status)
-    gate = _gate(request, min_offsets, wait)
-    reads = _reads(request)
-    await _offsets_reached(request, reads, gate)
+    reads = await _reads_after(request, min_offsets, wait)
     return _json(await reads.status_orders(wanted, query))
 
 
@@ -294,9 +299,7 @@ async def get_customer_summary(
 ) -> ASGIResponse:
     """Order count by status, amount spent by currency, first and last order times."""
     customer = parse_uuid(customer_id, "customer_id")
-    gate = _gate(request, min_offsets, wait)
-    reads = _reads(request)
-    await _offsets_reached(request, reads, gate)
+    reads = await _reads_after(request, min_offsets, wait)
     body = await reads.customer_summary(customer)
     if body is None:
         raise not_found(f"no orders for customer {customer_id}")
