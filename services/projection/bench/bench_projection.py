@@ -93,6 +93,25 @@ def source_path(checkout: Path | None) -> dict[str, str]:
     return {"PYTHONPATH": os.pathsep.join(str(checkout / d) for d in dirs)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process of the local stack (the server's share)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+            except OSError:
+                continue  # gone meanwhile
+    return total
+
+
 def peak_rss_mib(pid: int) -> float:
     """The process's peak resident set (VmHWM), read before it exits."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -118,6 +137,7 @@ async def throughput(
         **extra,
     }
     began = time.perf_counter()
+    pg_before = postgres_cpu_seconds()
     procs = [
         start(
             [sys.executable, "-m", "readside_projection.cli", "run"],
@@ -136,6 +156,8 @@ async def throughput(
             await asyncio.sleep(0.05)
         ended = time.perf_counter()
         rss = max(peak_rss_mib(p.pid) for p in procs)
+        cpu = sum(cpu_seconds(p.pid) for p in procs)
+        pg_cpu = postgres_cpu_seconds() - pg_before
     finally:
         for p in procs:
             p.terminate()
@@ -143,6 +165,11 @@ async def throughput(
     overall = total / (ended - began)
     t0, n0 = first or (began, 0)
     steady = (total - n0) / (ended - t0)
+    print(
+        f"    CPU per event: projection {cpu / total * 1e6:.0f} us, PostgreSQL "
+        f"{pg_cpu / total * 1e6:.0f} us (whole run incl. start-up; {processes} process(es))",
+        flush=True,
+    )
     return overall, steady, url, rss
 
 
