@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from readside_projection import metrics, tracing
@@ -101,8 +101,13 @@ class Projection:
         self.state.clear()
 
     async def _seek_all_to_stored(self) -> None:
+        """After the writer dropped what was folded: read it all again from PostgreSQL's
+        offsets (a partition taken away meanwhile is sought by the next assignment)."""
         self.generation += 1
-        await self.seek_to_stored(list(self.consumer.assignment()))
+        try:
+            await self.seek_to_stored(list(self.consumer.assignment()))
+        except IllegalStateError as exc:
+            log.info("re-seek skipped, a rebalance is under way: %s", exc)
 
     async def seek_to_stored(self, assigned: list[TopicPartition]) -> None:
         stored = await self._stored_offsets()
