@@ -154,3 +154,84 @@ async def test_a_cached_order_is_replaced_after_an_update_within_the_measured_de
     # Once fresh, it stays fresh: no layer serves the old body again.
     for _ in range(20):
         assert read_side.get(path).json() == body
+
+
+# --- read-after-write: gated reads (readside_query.gating) ---------------------------------
+
+
+async def _publish_with_acks(env: dict[str, str], messages: list[Any]) -> dict[int, int]:
+    """Publish like a command side does, keeping its producer's acks: the highest offset of
+    every partition written."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=env["KAFKA_BROKERS"], acks="all")
+    await producer.start()
+    try:
+        acks = [
+            await producer.send_and_wait(env["KAFKA_TOPIC"], value=value, key=key)
+            for key, value in messages
+        ]
+    finally:
+        await producer.stop()
+    highest: dict[int, int] = {}
+    for ack in acks:
+        highest[ack.partition] = max(highest.get(ack.partition, -1), ack.offset)
+    return highest
+
+
+async def test_a_read_gated_on_the_producers_acks_sees_every_write_at_once(
+    read_side: ReadSide, sample_events_path: Path, sample_expected: dict[str, Any]
+) -> None:
+    acks = await _publish_with_acks(read_side.env, list(read_messages(sample_events_path)))
+    gate = "min_offsets=" + ",".join(f"{p}:{o}" for p, o in sorted(acks.items()))
+    # No polling: each first answer must already be the final state.
+    async with httpx.AsyncClient(base_url=read_side.base, timeout=30) as client:
+        for order_id, expected in sample_expected.items():
+            response = await client.get(f"/api/v1/orders/{order_id}?{gate}&wait=20")
+            assert response.status_code == 200, response.text
+            assert response.json() == expected
+        customer = next(iter(sample_expected.values()))["customer_id"]
+        summary = await client.get(f"/api/v1/customers/{customer}/summary?{gate}")
+        mine = [o for o in sample_expected.values() if o["customer_id"] == customer]
+        assert summary.json()["order_count"] == len(mine)
+
+
+async def test_a_read_gated_on_an_order_version_asked_before_the_write_waits_for_it(
+    read_side: ReadSide, sample_events_path: Path, sample_expected: dict[str, Any]
+) -> None:
+    import asyncio
+
+    order = max(sample_expected.values(), key=lambda o: o["version"])
+    path = f"/api/v1/orders/{order['order_id']}?min_version={order['version']}&wait=30"
+    async with httpx.AsyncClient(base_url=read_side.base, timeout=40) as client:
+        waiting = asyncio.create_task(client.get(path))  # asked before anything is published
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        await _publish_with_acks(read_side.env, list(read_messages(sample_events_path)))
+        response = await waiting
+    assert response.status_code == 200, response.text
+    assert response.json() == order
+
+
+def test_a_gate_not_reached_in_time_says_what_was_asked_and_when_to_retry(
+    read_side: ReadSide,
+) -> None:
+    response = read_side.get(f"/api/v1/orders/{uuid.uuid4()}?min_offsets=0:999999&wait=0.3")
+    assert response.status_code == 412
+    assert response.headers["retry-after"] == "1"
+    body = response.json()
+    assert body["error"] == "not_reached"
+    assert body["detail"][0]["parameter"] == "min_offsets"
+    assert body["detail"][0]["message"].startswith("asked 0:999999, reached 0:")
+
+
+def test_bad_gates_are_400_naming_every_parameter(read_side: ReadSide) -> None:
+    response = read_side.get(
+        f"/api/v1/orders/{uuid.uuid4()}?min_offsets=zero&min_version=0&wait=-1"
+    )
+    assert response.status_code == 400
+    assert [d["parameter"] for d in response.json()["detail"]] == [
+        "min_offsets",
+        "min_version",
+        "wait",
+    ]

@@ -29,6 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from readside_kafka import topic_partitions
 from readside_projection.events_tool import publish
 from readside_projection.generator import generate
+from readside_testkit.ports import free_port
 from readside_testkit.processes import projection_command, query_command
 from readside_testkit.stack import REPO, create_database, stack_env
 
@@ -71,6 +72,25 @@ def source_path(checkout: Path | None) -> dict[str, str]:
     return {"PYTHONPATH": os.pathsep.join(str(checkout / d) for d in dirs)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process of the local stack (the server's share)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+            except OSError:
+                continue  # gone meanwhile
+    return total
+
+
 def peak_rss_mib(pid: int) -> float:
     """The process's peak resident set (VmHWM), read before it exits."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -96,6 +116,7 @@ async def throughput(
         **extra,
     }
     began = time.perf_counter()
+    pg_before = postgres_cpu_seconds()
     procs = [
         start(
             projection_command("run"),
@@ -114,6 +135,8 @@ async def throughput(
             await asyncio.sleep(0.05)
         ended = time.perf_counter()
         rss = max(peak_rss_mib(p.pid) for p in procs)
+        cpu = sum(cpu_seconds(p.pid) for p in procs)
+        pg_cpu = postgres_cpu_seconds() - pg_before
     finally:
         for p in procs:
             p.terminate()
@@ -121,6 +144,11 @@ async def throughput(
     overall = total / (ended - began)
     t0, n0 = first or (began, 0)
     steady = (total - n0) / (ended - t0)
+    print(
+        f"    CPU per event: projection {cpu / total * 1e6:.0f} us, PostgreSQL "
+        f"{pg_cpu / total * 1e6:.0f} us (whole run incl. start-up; {processes} process(es))",
+        flush=True,
+    )
     return overall, steady, url, rss
 
 
@@ -165,9 +193,26 @@ def get_json(url: str) -> dict[str, object] | None:
         return None
 
 
+def stage_quantiles(metrics_text: str, q: float) -> dict[str, float]:
+    """Per stage, the upper bound (seconds) of the freshness bucket holding quantile q."""
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    for line in metrics_text.splitlines():
+        if line.startswith("readside_projection_freshness_seconds_bucket{"):
+            labels, _, count = line.partition("} ")
+            fields = dict(part.split("=") for part in labels.split("{")[1].split(","))
+            bound = float(fields["le"].strip('"'))
+            buckets.setdefault(fields["stage"].strip('"'), []).append((bound, float(count)))
+    found = {}
+    for stage, rows in buckets.items():
+        rows.sort()
+        total = rows[-1][1]
+        found[stage] = next((b for b, c in rows if total and c >= q * total), float("nan"))
+    return found
+
+
 async def end_to_end(
     env: dict[str, str], rate: float, seconds: float, logs: Path, extra: dict[str, str]
-) -> list[float]:
+) -> tuple[list[float], str]:
     """Latency publish -> visible in the query API, for every 100th event at a steady rate.
 
     Probes poll GET /api/v1/orders/{id} every 10 ms over one keep-alive connection pool, so
@@ -181,7 +226,7 @@ async def end_to_end(
         **env,
         "DATABASE_URL": url,
         "KAFKA_TOPIC": topic,
-        "OPS_PORT": "0",
+        "OPS_PORT": str(free_port()),
         "CONSUMER_GROUP": f"bench-e2e-{uuid.uuid4().hex[:6]}",
         "LOG_LEVEL": "WARNING",
         **extra,
@@ -231,8 +276,9 @@ async def end_to_end(
         watchers = [asyncio.create_task(watch(*p)) for p in probes]
         await publish(stamped(), brokers=env["KAFKA_BROKERS"], topic=topic, rate=rate)
         await asyncio.wait_for(asyncio.gather(*watchers), timeout=120)
+        metrics_text = (await client.get(f"http://127.0.0.1:{penv['OPS_PORT']}/metrics")).text
         await client.aclose()
-        return latencies
+        return latencies, metrics_text
     finally:
         for p in (projection, query):
             p.terminate()
@@ -305,7 +351,14 @@ async def main() -> None:
     latencies: list[str] = []
     for rate in (float(r) for r in args.rates.split(",")):
         for name, extra in variants(args).items():
-            samples = await end_to_end(env, rate, args.seconds, logs, extra)
+            samples, metrics_text = await end_to_end(env, rate, args.seconds, logs, extra)
+            stages = {q: stage_quantiles(metrics_text, q) for q in (0.5, 0.99)}
+            shown = [
+                f"{name} p50<={stages[0.5][name] * 1000:g} p99<={stages[0.99][name] * 1000:g}"
+                for name in ("folded", "committed", "published")
+                if name in stages[0.5]
+            ]
+            print("    projection stages (oldest record of a batch, ms):", ", ".join(shown))
             line = (
                 f"| {name} | {rate:,.0f} | {len(samples)} | {percentile(samples, 50) * 1000:.1f} "
                 f"| {percentile(samples, 99) * 1000:.1f} | {max(samples) * 1000:.1f} |"

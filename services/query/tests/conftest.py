@@ -8,6 +8,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+import redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from readside_core.db import create_engine
@@ -22,8 +23,16 @@ QUERY_TEST_REDIS_DB = 7
 
 @pytest.fixture(scope="session")
 def query_redis_url(redis_url: str) -> str:
+    """This suite's Redis database, emptied first: bodies cached by an earlier run (of an
+    older body shape, say) must not answer for this one."""
     base, _, _ = redis_url.rpartition("/")
-    return f"{base}/{QUERY_TEST_REDIS_DB}"
+    url = f"{base}/{QUERY_TEST_REDIS_DB}"
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url
 
 
 @pytest.fixture(scope="session")

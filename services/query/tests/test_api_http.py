@@ -50,7 +50,8 @@ async def test_order_bodies_have_the_seed_shape(
     body = response.json()
     assert list(body) == [
         "order_id", "customer_id", "order_number", "status", "total_amount", "currency",
-        "items", "tracking_number", "carrier", "created_at", "updated_at", "version",
+        "items", "shipping_address", "tracking_number", "carrier", "created_at", "updated_at",
+        "version",
     ]  # fmt: skip
     assert isinstance(body["total_amount"], float)
     assert body["created_at"].endswith("Z")

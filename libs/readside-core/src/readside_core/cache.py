@@ -44,6 +44,10 @@ class Invalidation(msgspec.Struct, frozen=True):
     # True for `readside-projection promote`'s note that the live pointer moved to `schema`:
     # pods re-read the pointer now instead of at their next poll.
     swap: bool = False
+    # The next offsets stored with this commit, by topic and partition: what read-after-write
+    # requests wait for (readside_query.gating). Sent after every commit, even one that
+    # changed no order.
+    offsets: dict[str, dict[int, int]] = {}
 
 
 invalidation_encoder = msgspec.json.Encoder()

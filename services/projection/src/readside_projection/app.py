@@ -68,7 +68,9 @@ async def run(settings: ProjectionSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     health = Health()
-    ops = await serve_ops(settings.ops_port, health) if settings.ops_port else None
+    ops = (
+        await serve_ops(settings.ops_port, health, settings.ops_host) if settings.ops_port else None
+    )
     try:
         resolved = await resolve_with_retry(settings, health, stop)
         if resolved is not None:

@@ -29,6 +29,7 @@ class Record:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int = 0  # the record's timestamp (the producer's clock: publish time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class DecodedBatch:
     unknown: list[UnknownEvent] = field(default_factory=list)
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     records: int = 0
+    oldest_ms: int = 0  # the oldest record timestamp of the batch (0: none)
 
     @property
     def order_ids(self) -> set[UUID]:
@@ -61,6 +63,8 @@ def decode_batch(records: Iterable[Record]) -> DecodedBatch:
     batch = DecodedBatch()
     for record in records:
         batch.records += 1
+        if record.timestamp_ms and (not batch.oldest_ms or record.timestamp_ms < batch.oldest_ms):
+            batch.oldest_ms = record.timestamp_ms
         tp = (record.topic, record.partition)
         batch.next_offsets[tp] = max(batch.next_offsets.get(tp, 0), record.offset + 1)
         if record.value is None:
@@ -90,6 +94,7 @@ class BatchPlan:
     missing: list[OrderEvent] = field(default_factory=list)
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     records: int = 0
+    oldest_ms: int = 0
 
     @property
     def customers(self) -> set[UUID]:
@@ -106,6 +111,8 @@ class BatchPlan:
         self.scopes |= later.scopes
         self.next_offsets.update(later.next_offsets)
         self.records += later.records
+        if later.oldest_ms and (not self.oldest_ms or later.oldest_ms < self.oldest_ms):
+            self.oldest_ms = later.oldest_ms
 
 
 def plan_batch(
@@ -123,6 +130,7 @@ def plan_batch(
         dead_letters=list(batch.dead_letters),
         next_offsets=dict(batch.next_offsets),
         records=batch.records,
+        oldest_ms=batch.oldest_ms,
     )
     plan.outcomes["skipped_unknown"] = len(batch.unknown)
     owners = dict(number_owners)

@@ -45,17 +45,25 @@ class CacheSync:
         self._max_pending = max_pending
         self._orders: dict[UUID, OrderView] = {}
         self._scopes: set[str] = set()
+        self._offsets: dict[str, dict[int, int]] = {}
         self._flush = False
 
-    async def publish(self, changed: dict[UUID, OrderView], scopes: set[str]) -> None:
-        """Send these changes (and any left over from a failed attempt) to Redis."""
+    async def publish(
+        self,
+        changed: dict[UUID, OrderView],
+        scopes: set[str],
+        offsets: dict[tuple[str, int], int] | None = None,
+    ) -> None:
+        """Send these changes and stored offsets (and any left over from a failed attempt)."""
         self._orders.update(changed)
         self._scopes |= scopes
+        for (topic, partition), offset in (offsets or {}).items():
+            self._offsets.setdefault(topic, {})[partition] = offset
         if len(self._orders) > self._max_pending:
             for order_id in list(self._orders)[: len(self._orders) - self._max_pending]:
                 del self._orders[order_id]
             self._flush = True
-        if not self._orders and not self._scopes and not self._flush:
+        if not self._orders and not self._scopes and not self._flush and not self._offsets:
             return
         try:
             await self._send()
@@ -65,6 +73,7 @@ class CacheSync:
             return
         self._orders.clear()
         self._scopes.clear()
+        self._offsets = {}
         self._flush = False
 
     async def _send(self) -> None:
@@ -83,6 +92,7 @@ class CacheSync:
                 scopes=sorted(self._scopes),
                 flush=self._flush,
                 schema=self._version.schema,
+                offsets=self._offsets,
             )
             pipe.publish(INVALIDATION_CHANNEL, invalidation_encoder.encode(message))
             await pipe.execute()

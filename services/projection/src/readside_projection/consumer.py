@@ -21,7 +21,8 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
+from aiokafka.structs import ConsumerRecord
 
 from readside_projection import metrics, tracing
 from readside_projection.batch import BatchPlan, DeadLetter, DecodedBatch, Record, decode_batch
@@ -100,8 +101,13 @@ class Projection:
         self.state.clear()
 
     async def _seek_all_to_stored(self) -> None:
+        """After the writer dropped what was folded: read it all again from PostgreSQL's
+        offsets (a partition taken away meanwhile is sought by the next assignment)."""
         self.generation += 1
-        await self.seek_to_stored(list(self.consumer.assignment()))
+        try:
+            await self.seek_to_stored(list(self.consumer.assignment()))
+        except IllegalStateError as exc:
+            log.info("re-seek skipped, a rebalance is under way: %s", exc)
 
     async def seek_to_stored(self, assigned: list[TopicPartition]) -> None:
         stored = await self._stored_offsets()
@@ -179,7 +185,9 @@ class Projection:
             await self.fold_and_submit(records)
         self._record_lag()
 
-    def _in_order(self, fetched: dict[TopicPartition, list[object]]) -> list[Record]:
+    def _in_order(
+        self, fetched: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
+    ) -> list[Record]:
         """Records that continue each partition exactly where the last batch ended."""
         records: list[Record] = []
         for tp, messages in fetched.items():
@@ -187,10 +195,10 @@ class Projection:
             if key not in self.positions:
                 continue
             expected = self.positions[key]
-            fresh = [m for m in messages if expected is None or m.offset >= expected]  # type: ignore[attr-defined]
+            fresh = [m for m in messages if expected is None or m.offset >= expected]
             if not fresh:
                 continue
-            first = fresh[0].offset  # type: ignore[attr-defined]
+            first = fresh[0].offset
             if expected is not None and first > expected:
                 if key not in self._reread:
                     self._reread.add(key)
@@ -200,10 +208,18 @@ class Projection:
                 log.info("%s[%d]: no records in [%d, %d)", tp.topic, tp.partition, expected, first)
             self._reread.discard(key)
             records.extend(
-                Record(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))  # type: ignore[attr-defined]
+                Record(
+                    m.topic,
+                    m.partition,
+                    m.offset,
+                    m.key,
+                    m.value,
+                    tuple(m.headers or ()),
+                    m.timestamp or 0,
+                )
                 for m in fresh
             )
-            self.positions[key] = fresh[-1].offset + 1  # type: ignore[attr-defined]
+            self.positions[key] = fresh[-1].offset + 1
         return records
 
     async def fold_and_submit(self, records: list[Record]) -> None:
@@ -214,6 +230,7 @@ class Projection:
             if plan is None:
                 return
             span.set_attribute("readside.events", len(decoded.events))
+        metrics.observe_freshness("folded", plan.oldest_ms)
         if not await self._dead_letter(plan.dead_letters, generation):
             return
         if generation != self.generation:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
@@ -41,3 +43,16 @@ OFFSET_GAPS = Counter(
     "compaction): the records around them were folded in order",
     ["topic", "partition"],
 )
+FRESHNESS = Histogram(
+    "readside_projection_freshness_seconds",
+    "Age of the oldest record of a batch (now minus its Kafka timestamp, i.e. since it was "
+    "published) when the batch was folded, committed to PostgreSQL, and published to the "
+    "query cache (then it is visible in the API)",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+
+
+def observe_freshness(stage: str, oldest_ms: int) -> None:
+    if oldest_ms:
+        FRESHNESS.labels(stage).observe(max(time.time() - oldest_ms / 1000, 0.0))

@@ -15,7 +15,6 @@ import logging
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import delete, insert, text
 
@@ -28,35 +27,13 @@ from readside_core.read_model_version import (
     read_model_version,
 )
 from readside_core.schema import consumer_offsets
-from readside_kafka import ResetError, ResetTarget, plan_offsets, topic_partitions
+from readside_kafka import KafkaInspector, ResetError, ResetTarget
 from readside_projection.settings import ProjectionSettings
 from readside_projection.target_version import resolve
 
-__all__ = ["ResetError", "ResetTarget", "parse_offsets", "reset"]
+__all__ = ["ResetError", "ResetTarget", "reset"]
 
 log = logging.getLogger(__name__)
-
-
-def parse_offsets(text_value: str) -> dict[int, int]:
-    """`0:120,1:98` -> {0: 120, 1: 98}."""
-    offsets: dict[int, int] = {}
-    for item in filter(None, (part.strip() for part in text_value.split(","))):
-        partition, sep, offset = item.partition(":")
-        if not sep or not partition.isdigit() or not offset.isdigit():
-            raise ResetError(f"offset {item!r} is not PARTITION:OFFSET (for example 0:120,1:98)")
-        offsets[int(partition)] = int(offset)
-    if not offsets:
-        raise ResetError("no offsets given: use PARTITION:OFFSET[,PARTITION:OFFSET...]")
-    return offsets
-
-
-async def _active_members(admin: AIOKafkaAdminClient, group: str) -> int:
-    described = await admin.describe_consumer_groups([group])
-    members = 0
-    for response in described:
-        for entry in response.groups:
-            members += len(entry[5])  # (error, group, state, protocol_type, protocol, members)
-    return members
 
 
 async def reset(
@@ -66,34 +43,18 @@ async def reset(
     settings = await resolve(settings)
     schema = settings.read_model_schema or PUBLIC_SCHEMA
     await _check_read_model(settings.database_url, schema)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_brokers)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_brokers,
-        group_id=settings.consumer_group,
-        enable_auto_commit=False,
-    )
-    await admin.start()
-    await consumer.start()
-    try:
-        partitions = await topic_partitions(admin, settings.topic)
-        offsets = await plan_offsets(consumer, partitions, settings.topic, target)
+    async with KafkaInspector(settings.kafka_brokers) as kafka:
+        offsets = await kafka.plan_offsets(settings.topic, target)
         if dry_run:
             return settings, offsets
-        members = await _active_members(admin, settings.consumer_group)
-        if members:
-            raise ResetError(
-                f"consumer group {settings.consumer_group} has {members} active member(s): "
-                "scale the projection to 0 (or stop it) and run the reset again"
-            )
-        await _reset_database(settings, schema, offsets)
-        tps = {
-            TopicPartition(settings.topic, p): OffsetAndMetadata(o, "") for p, o in offsets.items()
-        }
-        consumer.assign(list(tps))
-        await consumer.commit(tps)
-    finally:
-        await consumer.stop()
-        await admin.close()
+        group = await kafka.group_state(settings.consumer_group)
+    if group.members:
+        raise ResetError(
+            f"consumer group {settings.consumer_group} has {group.members} active member(s): "
+            "scale the projection to 0 (or stop it) and run the reset again"
+        )
+    await _reset_database(settings, schema, offsets)
+    await _commit_to_kafka(settings, offsets)
     if settings.redis_url:
         await _flush_cache(settings.redis_url, read_model_version(schema))
     return settings, offsets
@@ -140,6 +101,24 @@ async def _reset_database(
             )
     finally:
         await engine.dispose()
+
+
+async def _commit_to_kafka(settings: ProjectionSettings, offsets: dict[int, int]) -> None:
+    """Kafka's committed offsets of the group, set to the figures PostgreSQL now holds."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_brokers,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        tps = {
+            TopicPartition(settings.topic, p): OffsetAndMetadata(o, "") for p, o in offsets.items()
+        }
+        consumer.assign(list(tps))
+        await consumer.commit(tps)
+    finally:
+        await consumer.stop()
 
 
 async def _flush_cache(redis_url: str, version: ReadModelVersion) -> None:

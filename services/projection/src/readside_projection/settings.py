@@ -28,6 +28,8 @@ class ProjectionSettings:
     """CACHE_TTL_SECONDS: TTL of the cache entries the projection writes (300)."""
     ops_port: int
     """OPS_PORT: the /livez, /readyz and /metrics port (9091); 0 turns it off."""
+    ops_host: str
+    """OPS_HOST: the address the ops endpoint binds (0.0.0.0; `make up` uses 127.0.0.1)."""
     batch_max_records: int
     """BATCH_MAX_RECORDS: the most records taken from Kafka in one fetch (5000). Fetches
     queued while a transaction runs are committed together (up to twice this)."""
@@ -62,6 +64,7 @@ class ProjectionSettings:
             redis_url=env_optional("REDIS_URL", env=env),
             cache_ttl_seconds=env_int("CACHE_TTL_SECONDS", 300, minimum=1, env=env),
             ops_port=env_int("OPS_PORT", 9091, minimum=0, env=env),
+            ops_host=env_str("OPS_HOST", "0.0.0.0", env=env),
             batch_max_records=env_int("BATCH_MAX_RECORDS", 5000, minimum=1, env=env),
             batch_timeout_ms=env_int("BATCH_TIMEOUT_MS", 100, minimum=0, env=env),
             session_timeout_ms=env_int("KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=1000, env=env),

@@ -14,7 +14,8 @@ from uuid import UUID
 
 import asyncpg
 
-from readside_core.views import OrderStatus, OrderView, json_encoder
+from readside_core.repository import view_from_row
+from readside_core.views import OrderView, json_encoder
 from readside_projection.batch import BatchPlan, TopicPartition
 
 
@@ -113,30 +114,11 @@ _STORE_OFFSETS = """
 """
 
 
-def view_from_record(row: asyncpg.Record) -> OrderView:
-    return OrderView(
-        order_id=row["order_id"],
-        customer_id=row["customer_id"],
-        order_number=row["order_number"],
-        status=OrderStatus(row["status"]),
-        total_amount=row["total_amount"],
-        currency=row["currency"],
-        items=row["items"],
-        shipping_address=row["shipping_address"],
-        tracking_number=row["tracking_number"],
-        carrier=row["carrier"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        version=row["version"],
-        event_ids=tuple(row["event_ids"]),
-    )
-
-
 async def load_views(conn: asyncpg.Connection, order_ids: Iterable[UUID]) -> dict[UUID, OrderView]:
     ids = list(order_ids)
     if not ids:
         return {}
-    return {row["order_id"]: view_from_record(row) for row in await conn.fetch(_LOAD_VIEWS, ids)}
+    return {row["order_id"]: view_from_row(row) for row in await conn.fetch(_LOAD_VIEWS, ids)}
 
 
 async def number_owners(conn: asyncpg.Connection, numbers: Iterable[str]) -> dict[str, UUID]:

@@ -155,6 +155,7 @@ class BatchWriter:
             span.set_attribute("messaging.batch.message_count", plan.records)
             async with self._pool.acquire() as conn:
                 await write_plan(conn, self._group, plan, expected)
+        metrics.observe_freshness("committed", plan.oldest_ms)
         metrics.BATCH_SIZE.observe(plan.records)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         self.stored.update(plan.next_offsets)
@@ -164,7 +165,8 @@ class BatchWriter:
     async def _after_commit(self, plan: BatchPlan) -> None:
         if self._cache is not None:
             with _tracer.start_as_current_span("cache.publish"):
-                await self._cache.publish(plan.changed, plan.scopes)
+                await self._cache.publish(plan.changed, plan.scopes, plan.next_offsets)
+            metrics.observe_freshness("published", plan.oldest_ms)
         self.kafka.offer(plan.next_offsets)
 
     async def _drop(self) -> None:

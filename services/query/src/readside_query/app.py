@@ -25,6 +25,7 @@ from readside_core.telemetry import setup_tracing
 from readside_query.breaker import CircuitBreaker
 from readside_query.edge import Edge
 from readside_query.errors import EXCEPTION_HANDLERS
+from readside_query.gating import GateConfig, Gates
 from readside_query.live_version import LiveVersion, ReadModelFollower, ServedVersion
 from readside_query.local_cache import LocalCache
 from readside_query.openapi import openapi_config
@@ -70,8 +71,14 @@ def create_app(
 
         follower = ReadModelFollower(live, control, serve, local, settings.read_model_poll_seconds)
         await follower.refresh()
+        gates = Gates(settings.gated_max_waiting)
+        follower.on_switch = gates.reset
         subscriber = InvalidationSubscriber(
-            settings.redis_url, local, lambda: live.read_model, follower.poke
+            settings.redis_url,
+            local,
+            lambda: live.read_model,
+            follower.poke,
+            lambda message: gates.observe(message.offsets.get(settings.kafka_topic, {})),
         )
         tasks = [
             asyncio.create_task(subscriber.run(), name="invalidation-subscriber"),
@@ -84,6 +91,13 @@ def create_app(
             redis_required=settings.ready_requires_redis,
             subscriber=subscriber,
             follower=follower,
+            gates=gates,
+            gate_config=GateConfig(
+                settings.kafka_topic,
+                settings.consumer_group,
+                settings.gated_wait_seconds,
+                settings.gated_wait_max_seconds,
+            ),
         )
         try:
             yield

@@ -60,6 +60,7 @@ class Edge:
             len(path) == _ORDER_PATH_LENGTH
             and scope["method"] == "GET"
             and path.startswith(ORDER_PREFIX)
+            and not scope.get("query_string")  # a gated read (min_version...) waits in Litestar
         ):
             tagged = self._local.get(self._live.order_key_head + path[_ORDER_ID_START:])
             if tagged is not None:

@@ -93,6 +93,7 @@ class ReadModelFollower:
         self._poked = asyncio.Event()
         self._retiring: set[asyncio.Task[None]] = set()
         self._log = RateLimitedLog(log)
+        self.on_switch: Callable[[], None] = lambda: None  # e.g. forget the old offsets
 
     def poke(self) -> None:
         """Read the pointer now (a swap message arrived)."""
@@ -141,6 +142,7 @@ class ReadModelFollower:
         # Same step as the swap: nothing cached from the old version survives it, and fills
         # of reads that took the old version are refused (new epoch).
         self._local.flush()
+        self.on_switch()
         READ_MODEL.clear()
         READ_MODEL.labels(schema).set(1)
         READ_MODEL_SWAPS.inc()

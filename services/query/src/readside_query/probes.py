@@ -99,7 +99,8 @@ async def readyz(request: Request[Any, Any, Any]) -> ASGIResponse:
 async def metrics() -> ASGIResponse:
     """Prometheus text exposition."""
     body, content_type = render_metrics()
-    return ASGIResponse(body=body, media_type=content_type)
+    # Litestar appends the charset to text/* media types itself: once is enough.
+    return ASGIResponse(body=body, media_type=content_type.replace("; charset=utf-8", ""))
 
 
 PROBE_ROUTES = [health, livez, readyz, metrics]

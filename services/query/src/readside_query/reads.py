@@ -37,6 +37,7 @@ _LOOKUPS = CACHE_STATS.lookups
 
 P = ParamSpec("P")
 R = TypeVar("R")
+Body = TypeVar("Body", bytes, bytes | None)
 
 
 def _counted(
@@ -93,6 +94,10 @@ class OrderReads:
         return tagged
 
     @_counted
+    async def stored_offsets(self, group: str, topic: str) -> dict[int, int]:
+        return await self._repository.stored_offsets(group, topic)
+
+    @_counted
     async def order_by_number(self, order_number: str) -> TaggedBody | None:
         order_id = await self._order_id(order_number)
         return None if order_id is None else await self._order(order_id)
@@ -138,9 +143,7 @@ class OrderReads:
                 }
             )
 
-        page = await self._page(customer_scope(customer_id), query.cache_query, "page", load)
-        assert page is not None
-        return page
+        return await self._page(customer_scope(customer_id), query.cache_query, "page", load)
 
     @_counted
     async def status_orders(self, status: OrderStatus, query: ListQuery) -> bytes:
@@ -157,9 +160,7 @@ class OrderReads:
                 }
             )
 
-        page = await self._page(status_scope(status.value), query.cache_query, "page", load)
-        assert page is not None
-        return page
+        return await self._page(status_scope(status.value), query.cache_query, "page", load)
 
     @_counted
     async def customer_summary(self, customer_id: UUID) -> bytes | None:
@@ -174,12 +175,14 @@ class OrderReads:
         scope: str,
         query: str,
         kind: str,
-        load: Callable[[], Awaitable[bytes | None]],
-    ) -> bytes | None:
+        load: Callable[[], Awaitable[Body]],
+    ) -> Body:
+        """A page through the layers; `load` reads PostgreSQL (None: nothing to show, e.g. a
+        customer without orders: answered, not cached)."""
         version = self.version
         local_scope = version.local_scope(scope)
         key = version.local_page_key(scope, query)
-        hit: bytes | None = self._local.get(key)
+        hit: Body = self._local.get(key)
         if hit is not None:
             _LOOKUPS["local", kind, "hit"] += 1
             return hit
