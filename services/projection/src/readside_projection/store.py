@@ -61,6 +61,17 @@ _UPDATE_ORDERS = """
     WHERE o.order_id = u.order_id
 """
 
+# A customer's orders span partitions, so two members may change them in concurrent
+# transactions; each recomputing the summary from its own snapshot would let the last commit
+# miss the other's change. Transaction-scoped locks per customer, taken in one order (no
+# deadlock) by a statement of their own, make the recompute below wait for the other
+# transaction and read its committed rows (READ COMMITTED takes a snapshot per statement).
+_LOCK_CUSTOMERS = """
+    SELECT count(pg_advisory_xact_lock(k))
+    FROM (SELECT DISTINCT hashtextextended(c::text, 7301) AS k
+          FROM unnest($1::uuid[]) AS c ORDER BY k) AS keys
+"""
+
 # The summary is a pure function of the customer's orders (readside_core.views.summarize_customer
 # is its twin in Python), so it is recomputed from order_views for the customers touched.
 _REFRESH_SUMMARIES = """
@@ -187,6 +198,7 @@ async def write_plan(
             await conn.execute(_UPDATE_ORDERS, *_update_args(updated))
         if plan.changed:
             customers = list({v.customer_id for v in plan.changed.values()})
+            await conn.fetchval(_LOCK_CUSTOMERS, customers)
             await conn.execute(_REFRESH_SUMMARIES, customers)
         await _store_offsets(conn, group, plan.next_offsets, expected)
 
