@@ -321,7 +321,9 @@ def variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--rates", default="2000,10000", help="end-to-end rates, events/s")
+    parser.add_argument(
+        "--rates", default="2000,10000", help='end-to-end rates, events/s ("": none)'
+    )
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--latency-only", action="store_true", help="skip throughput and COPY")
     parser.add_argument("--compare", type=Path, help="another checkout, run side by side")
@@ -349,7 +351,7 @@ async def main() -> None:
                 if copy_row is None:
                     copy_row = (url, len(messages) / steady)
     latencies: list[str] = []
-    for rate in (float(r) for r in args.rates.split(",")):
+    for rate in (float(r) for r in args.rates.split(",") if r):
         for name, extra in variants(args).items():
             samples, metrics_text = await end_to_end(env, rate, args.seconds, logs, extra)
             stages = {q: stage_quantiles(metrics_text, q) for q in (0.5, 0.99)}
