@@ -255,7 +255,12 @@ async def end_to_end(
         sent_at: dict[int, float] = {}
         published = {index: asyncio.Event() for _, _, index in probes}
 
-        client = httpx.AsyncClient(base_url=base, timeout=5)
+        # Many watchers at high rates: they queue for a connection instead of failing.
+        client = httpx.AsyncClient(
+            base_url=base,
+            timeout=httpx.Timeout(5, pool=None),
+            limits=httpx.Limits(max_connections=32),
+        )
 
         async def watch(order_id: str, version: int, index: int) -> None:
             await published[index].wait()
