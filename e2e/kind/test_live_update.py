@@ -4,21 +4,20 @@ image rebuild, no new pod and no container restart.
 Runs `tilt up` against the dev loop's deployment (the kubeconfig's namespace, as `make dev`),
 so it runs only when asked: READSIDE_E2E_LIVE_UPDATE=1 (make e2e sets it).
 
-/livez is read through a port-forward of the test's own, pinned to the pod Tilt tracks, never
-through Tilt's localhost:8081: that port may belong to another process (the local stack of
-`make up` serves the very same body there), and a pinned forward also proves which pod
-answered.
+/livez is read inside the pod Tilt tracks, by a fresh `kubectl exec` per attempt, never
+through Tilt's localhost:8081 (that port may belong to another process: the local stack of
+`make up` serves the very same body there) nor through a port-forward held across the edit:
+live update restarts the server inside the container, and a `kubectl port-forward` opened
+before that restart stops answering for good, while a new exec reaches the restarted server.
+Exec'ing into the pod by name also proves which pod answered.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,33 +91,25 @@ def pod(kubectl: str, name: str) -> dict[str, Any]:
     return json.loads(done.stdout) if done.returncode == 0 else {}
 
 
-@contextmanager
-def forward_to(kubectl: str, pod_name: str) -> Iterator[str]:
-    """A port-forward to the pod's 8081 on a free local port; yields the base URL."""
-    proc = subprocess.Popen(
-        [kubectl, "--context", CONTEXT, "port-forward", f"pod/{pod_name}", ":8081"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=tool_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        found = re.search(r"127\.0\.0\.1:(\d+)", line)
-        assert found, f"kubectl port-forward said: {line}"
-        yield f"http://127.0.0.1:{found.group(1)}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+# Run by the pod's own Python (the image's venv is first on its PATH).
+READ_LIVEZ = (
+    "import sys, urllib.request; "
+    "sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:8081/livez', timeout=3)"
+    ".read().decode())"
+)
 
 
-def livez(base: str) -> bytes:
+def livez(kubectl: str, pod_name: str) -> bytes:
+    """The pod's /livez body as read inside the pod; b"" while the server is restarting."""
     try:
-        with urllib.request.urlopen(f"{base}/livez", timeout=3) as response:
-            return bytes(response.read())
-    except OSError:
+        done = run(
+            [kubectl, "--context", CONTEXT, "exec", pod_name, "--", "python", "-c", READ_LIVEZ],
+            check=False,
+            timeout=30,
+        )
+    except subprocess.TimeoutExpired:
         return b""
+    return done.stdout.encode() if done.returncode == 0 else b""
 
 
 def container(pod_json: dict[str, Any]) -> tuple[str, int]:
@@ -144,23 +135,27 @@ def test_source_edit_reaches_the_running_pod_without_rebuild(tilt_up: Tilt, clus
     before = pod(kubectl, pod_name)
     image = tilt_up.query_image()
     original = PROBES.read_text()
-    with forward_to(kubectl, pod_name) as base:
-        waiting(f"{pod_name} /livez", lambda: b'"ok"' in livez(base), 120)
-        try:
-            PROBES.write_text(original.replace(ORIGINAL_BODY, EDITED_BODY))
-            waiting("the edited /livez body", lambda: b"updated" in livez(base), 180)
-            after = pod(kubectl, pod_name)
-            assert after.get("metadata", {}).get("uid") == before["metadata"]["uid"], (
-                "the pod was replaced"
-            )
-            assert container(after) == container(before), "the container or its image changed"
-            assert tilt_up.query_image() == image, "Tilt built a new image"
-            last = tilt_up.query_status()["buildHistory"][0]["spanID"]
-            assert last.startswith("liveupdate:"), f"Tilt's last update was {last}"
-        finally:
-            PROBES.write_text(original)
-        waiting(
-            "the original /livez body",
-            lambda: b'"ok"' in livez(base) and b"updated" not in livez(base),
-            180,
+
+    def body() -> bytes:
+        return livez(kubectl, pod_name)
+
+    waiting(f"{pod_name} /livez", lambda: b'"ok"' in body(), 120)
+    try:
+        PROBES.write_text(original.replace(ORIGINAL_BODY, EDITED_BODY))
+        waiting("the edited /livez body", lambda: b"updated" in body(), 180)
+        after = pod(kubectl, pod_name)
+        assert after.get("metadata", {}).get("uid") == before["metadata"]["uid"], (
+            "the pod was replaced"
         )
+        assert container(after) == container(before), "the container or its image changed"
+        assert tilt_up.query_image() == image, "Tilt built a new image"
+        last = tilt_up.query_status()["buildHistory"][0]["spanID"]
+        assert last.startswith("liveupdate:"), f"Tilt's last update was {last}"
+    finally:
+        PROBES.write_text(original)
+
+    def original_again() -> bool:
+        now = body()
+        return b'"ok"' in now and b"updated" not in now
+
+    waiting("the original /livez body", original_again, 180)

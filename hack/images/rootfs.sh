@@ -2,8 +2,9 @@
 # Build (once) a Debian root filesystem tarball with debootstrap, cached by suite,
 # variant and package list under $READSIDE_CACHE/rootfs/. Prints the tarball path.
 #
-# Usage: hack/images/rootfs.sh <name> <variant> [extra,packages,comma,separated]
+# Usage: hack/images/rootfs.sh [--cached] <name> <variant> [extra,packages,comma,separated]
 #   e.g. hack/images/rootfs.sh base minbase ca-certificates
+#   --cached: print the tarball and exit 0 when it is cached, exit 1 (building nothing) when not.
 # Env: DEBIAN_MIRROR (default: the first Debian URI of this machine's apt sources).
 #      READSIDE_IMAGES_HOST_CA=0 to NOT copy this machine's local CA certificates
 #      (/usr/local/share/ca-certificates/*.crt) into the root filesystem. By default they
@@ -13,6 +14,8 @@ set -euo pipefail
 # shellcheck source=../toolchain/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../toolchain/lib.sh"
 
+cached_only=""
+[ "${1:-}" = --cached ] && { cached_only=1; shift; }
 name="$1" variant="$2" include="${3:-}"
 host_cas=()
 if [ "${READSIDE_IMAGES_HOST_CA:-1}" != 0 ]; then
@@ -27,6 +30,7 @@ if [ -s "$out" ]; then
   echo "$out"
   exit 0
 fi
+[ -z "$cached_only" ] || exit 1
 
 if [ -z "${DEBIAN_MIRROR:-}" ]; then
   DEBIAN_MIRROR="$(grep -hoE '^(URIs:|deb) +[^ ]+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \

@@ -27,6 +27,9 @@ set -a
 . "$READSIDE_REPO/hack/images/images.env"
 set +a
 
+# shellcheck disable=SC2034  # read by log() and run_step in lib.sh
+LOG_NAME=node-image STEP_LOG_DIR="$READSIDE_LOCAL/logs/node-image"
+loud_errors
 POD_SUBNET="${READSIDE_POD_SUBNET:-10.244.0.0/24}"
 NODE_TOOLS=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy
   etcd coredns crictl pause local-path-provisioner)
@@ -69,8 +72,9 @@ trap cleanup EXIT
 build_image() { # <dockerfile> <context> <tag> [build args...]
   local file="$1" ctx="$2" tag="$3"
   shift 3
-  "${NICE[@]}" docker build -q -f "$HERE/images/$file" --build-arg "BASE_IMAGE=$DEBIAN_BASE_IMAGE" "$@" \
-    --label dev.readside.local-build=true -t "$tag" "$ctx" >/dev/null
+  step "image-${tag##*/}" "component image ${tag##*/}" \
+    "${NICE[@]}" docker build -f "$HERE/images/$file" --build-arg "BASE_IMAGE=$DEBIAN_BASE_IMAGE" "$@" \
+    --label dev.readside.local-build=true -t "$tag" "$ctx"
 }
 
 # --- 1. component images under kubeadm's names -------------------------------------------
@@ -100,7 +104,6 @@ for ref in "${KUBEADM_IMAGES[@]}"; do
       PAUSE_IMAGE="$ref" ;;
     *) die "kubeadm lists an image this script does not know how to build: $ref" ;;
   esac
-  log "built ${ref##*/}"
   ALL_IMAGES+=("$ref")
 done
 [ -n "$PAUSE_IMAGE" ] || die "kubeadm did not list a pause image"
@@ -111,15 +114,17 @@ cp "$(tool_cache_path local-path-provisioner)" "$stage/img-lpp/"
 build_image local-path-provisioner.Dockerfile "$stage/img-lpp" "$PROVISIONER_IMAGE"
 docker tag "$DEBIAN_BASE_IMAGE" "$HELPER_IMAGE"
 ALL_IMAGES+=("$PROVISIONER_IMAGE" "$HELPER_IMAGE")
-log "saving ${#ALL_IMAGES[@]} images"
-docker save -o "$stage/images.tar" "${ALL_IMAGES[@]}"
+step save-images "docker save of the ${#ALL_IMAGES[@]} component images" \
+  docker save -o "$stage/images.tar" "${ALL_IMAGES[@]}"
 
 # --- 2. node root filesystem -------------------------------------------------------------
 ctx="$stage/node"
 mkdir -p "$ctx/rootfs/usr/bin" "$ctx/rootfs/usr/local/bin" "$ctx/rootfs/kind/manifests" "$ctx/rootfs/etc/cni/net.d"
-(cd "$READSIDE_CACHE/work" 2>/dev/null || cd /tmp
- go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" >"$stage/kind-module.json") \
-  || die "cannot download the kind module $KIND_VERSION"
+kind_module() {
+  cd "$READSIDE_CACHE/work" 2>/dev/null || cd /tmp
+  run go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" >"$stage/kind-module.json"
+}
+run_step kind-module kind_module
 kind_dir="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Dir"])' "$stage/kind-module.json")"
 cp -a "$kind_dir/images/base/files" "$ctx/kind-base"
 chmod -R u+w "$ctx/kind-base"
@@ -143,8 +148,8 @@ sed -e "s|@PROVISIONER_IMAGE@|$PROVISIONER_IMAGE|g" -e "s|@HELPER_IMAGE@|$HELPER
   "$HERE/node/default-storage.yaml" >"$ctx/rootfs/kind/manifests/default-storage.yaml"
 sed -e "s|@POD_SUBNET@|$POD_SUBNET|g" "$HERE/node/10-readside.conflist" >"$ctx/rootfs/etc/cni/net.d/10-readside.conflist"
 cp "$HERE/node/Dockerfile" "$ctx/Dockerfile"
-log "building the node root filesystem"
-"${NICE[@]}" docker build -q --build-arg "BASE_IMAGE=$DEBIAN_BASE_IMAGE" -t "readside/kind-node-build:$key" "$ctx" >/dev/null
+step node-rootfs "node root filesystem (Debian systemd, containerd, runc, CNI)" \
+  "${NICE[@]}" docker build --build-arg "BASE_IMAGE=$DEBIAN_BASE_IMAGE" -t "readside/kind-node-build:$key" "$ctx"
 
 # --- 3. images into the node's containerd, then commit ------------------------------------
 cid="$(docker run -d --privileged --entrypoint sleep "readside/kind-node-build:$key" infinity)"
@@ -154,9 +159,11 @@ until docker exec "$cid" ctr version >/dev/null 2>&1; do
   [ $SECONDS -lt $deadline ] || { docker exec "$cid" cat /var/log/containerd-build.log >&2; die "containerd did not start"; }
   sleep 1
 done
-log "importing images into the node's containerd"
-docker exec -i "$cid" ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned \
-  --all-platforms --no-unpack --digests - <"$stage/images.tar" >/dev/null
+import_images() {
+  run docker exec -i "$cid" ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned \
+    --all-platforms --no-unpack --digests - <"$stage/images.tar"
+}
+step node-import "importing the component images into the node's containerd" import_images
 imported="$(docker exec "$cid" ctr --namespace=k8s.io images list -q)"
 for ref in "${ALL_IMAGES[@]}"; do
   # containerd lists short names in their normalized, fully qualified form.

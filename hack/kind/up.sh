@@ -9,6 +9,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../toolchain/lib.sh
 . "$HERE/../toolchain/lib.sh"
 
+# shellcheck disable=SC2034  # read by log() and run_step in lib.sh
+LOG_NAME=kind-up STEP_LOG_DIR="$READSIDE_LOCAL/logs/kind-up"
+loud_errors
 CLUSTER="${READSIDE_KIND_CLUSTER:-readside}"
 KUBECONFIG_FILE="$READSIDE_LOCAL/kind/kubeconfig"
 KIND="$(tool_cache_path kind)"
@@ -44,23 +47,30 @@ if "$KIND" get clusters 2>/dev/null | grep -qxF "$CLUSTER"; then
   fi
 fi
 
+# Inside run_step: output to the step log; on failure the node's kubelet and containerd
+# journal is appended to that log (step_failed prints its end) and the node is removed.
+create_cluster() {
+  run "$KIND" create cluster --name "$CLUSTER" --config "$READSIDE_LOCAL/kind/cluster.yaml" \
+    --kubeconfig "$KUBECONFIG_FILE" --wait 5m --retain && return 0
+  log "kind create cluster failed; the node's kubelet and containerd journal follows"
+  docker exec "$CLUSTER-control-plane" journalctl --no-pager -u kubelet -u containerd 2>/dev/null | tail -n 60 || true
+  "$KIND" delete cluster --name "$CLUSTER" --kubeconfig "$KUBECONFIG_FILE" >/dev/null 2>&1 || true
+  return 1
+}
+
 if ! "$KIND" get clusters 2>/dev/null | grep -qxF "$CLUSTER"; then
   sed -e "s|@NODE_IMAGE@|$NODE_IMAGE|" -e "s|^name: readside$|name: $CLUSTER|" "$HERE/cluster.yaml" \
     >"$READSIDE_LOCAL/kind/cluster.yaml"
-  log "creating kind cluster $CLUSTER from $NODE_IMAGE"
-  "$KIND" create cluster --name "$CLUSTER" --config "$READSIDE_LOCAL/kind/cluster.yaml" \
-    --kubeconfig "$KUBECONFIG_FILE" --wait 5m --retain >&2 || {
-      log "kind create cluster failed; node logs follow"
-      docker exec "$CLUSTER-control-plane" journalctl --no-pager -u kubelet -u containerd 2>/dev/null | tail -n 60 >&2 || true
-      "$KIND" delete cluster --name "$CLUSTER" --kubeconfig "$KUBECONFIG_FILE" >/dev/null 2>&1 || true
-      exit 1
-    }
+  step create-cluster "kind create cluster $CLUSTER from $NODE_IMAGE" create_cluster
 fi
 
 # Add-ons the project relies on: DNS and the default StorageClass.
-k -n kube-system rollout status deployment/coredns --timeout=180s >&2
-k -n local-path-storage rollout status deployment/local-path-provisioner --timeout=180s >&2
-k get storageclass standard >/dev/null
+addons_ready() {
+  run k -n kube-system rollout status deployment/coredns --timeout=180s
+  run k -n local-path-storage rollout status deployment/local-path-provisioner --timeout=180s
+  run k get storageclass standard
+}
+step addons "CoreDNS and the local-path StorageClass" addons_ready
 
 if [ "${READSIDE_KIND_EXPORT_KUBECONFIG:-1}" != 0 ]; then
   "$KIND" export kubeconfig --name "$CLUSTER" >/dev/null 2>&1 || log "WARNING: could not merge into the default kubeconfig"

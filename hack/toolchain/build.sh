@@ -21,6 +21,9 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# shellcheck disable=SC2034  # read by log() and run_step in lib.sh
+LOG_NAME=toolchain STEP_LOG_DIR="$TOOLCHAIN_DIR/logs"
+loud_errors
 command -v go >/dev/null || die "Go is required (expected /usr/local/go/bin/go)"
 mkdir -p "$TOOLCHAIN_BIN" "$TOOL_CACHE" "$TOOLCHAIN_DIR/logs"
 WORK="$READSIDE_CACHE/work"
@@ -35,7 +38,7 @@ export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/tilt-dev/tilt,github.com/G
 # proxy recorded, or empty).
 mod_download() {
   local json
-  json="$(cd "$WORK" && "${NICE[@]}" go mod download -json "$1@$2")" || die "go mod download $1@$2 failed: $json"
+  json="$(cd "$WORK" && run "${NICE[@]}" go mod download -json "$1@$2")" || die "go mod download $1@$2 failed: $json"
   MOD_COMMIT="$(printf '%s' "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print((d.get("Origin") or {}).get("Hash",""))')"
   MOD_DIR="$(printf '%s' "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["Dir"])')"
 }
@@ -56,7 +59,7 @@ go_install() {
   local tool="$1" pkg="$2" ldflags="$3" gobin
   gobin="$(mktemp -d "$WORK/gobin.XXXXXX")"
   log "go install $pkg"
-  (cd "$WORK" && GOBIN="$gobin" "${NICE[@]}" go install -ldflags "$ldflags" "$pkg") \
+  (cd "$WORK" && GOBIN="$gobin" run "${NICE[@]}" go install -ldflags "$ldflags" "$pkg") \
     || die "go install $pkg failed"
   # The binary is named after the package path without a /vN major-version suffix.
   local built
@@ -96,7 +99,7 @@ build_kubernetes() {
   done
   for t in "${wanted[@]}"; do
     log "building $t $v (wrapper module $wrapper)"
-    (cd "$wrapper" && "${NICE[@]}" go build -mod=mod -ldflags "$ldflags" -o "$wrapper/$t.out" "k8s.io/kubernetes/cmd/$t") \
+    (cd "$wrapper" && run "${NICE[@]}" go build -mod=mod -ldflags "$ldflags" -o "$wrapper/$t.out" "k8s.io/kubernetes/cmd/$t") \
       || die "building $t failed"
     install_into "$t" "$wrapper/$t.out" "go build k8s.io/kubernetes/cmd/$t@$v (wrapper module)"
   done
@@ -121,7 +124,7 @@ build_etcd() {
     echo ")"
   } >"$wrapper/go.mod"
   log "building etcd $v (wrapper module $wrapper)"
-  (cd "$wrapper" && "${NICE[@]}" go build -mod=mod \
+  (cd "$wrapper" && run "${NICE[@]}" go build -mod=mod \
     -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=${MOD_COMMIT:0:9}" \
     -o "$wrapper/etcd.out" go.etcd.io/etcd/server/v3) || die "building etcd failed"
   install_into etcd "$wrapper/etcd.out" "go build go.etcd.io/etcd/server/v3@$v (wrapper module)"
@@ -144,7 +147,7 @@ build_in_module() {
   fi
   [ -n "$prepare" ] && "$prepare" "$src"
   log "building $tool $v inside its module ($src)"
-  (cd "$src" && "${NICE[@]}" go build -mod=mod -ldflags "$ldflags" -o "$src/$tool.out" "$pkgdir") \
+  (cd "$src" && run "${NICE[@]}" go build -mod=mod -ldflags "$ldflags" -o "$src/$tool.out" "$pkgdir") \
     || die "building $tool failed"
   install_into "$tool" "$src/$tool.out" "go build $mod/$pkgdir@$v (inside the module)"
 }
@@ -172,7 +175,7 @@ build_tool() {
       go_install local-path-provisioner "github.com/rancher/local-path-provisioner@$v" "-s -w -X main.VERSION=$v" ;;
     pause)
       log "building pause $v (hack/toolchain/pause)"
-      (cd "$READSIDE_REPO/hack/toolchain/pause" && "${NICE[@]}" go build -ldflags "-s -w -X main.version=$v" -o "$WORK/pause.out" .) \
+      (cd "$READSIDE_REPO/hack/toolchain/pause" && run "${NICE[@]}" go build -ldflags "-s -w -X main.version=$v" -o "$WORK/pause.out" .) \
         || die "building pause failed"
       install_into pause "$WORK/pause.out" "go build hack/toolchain/pause" ;;
     etcd) build_etcd ;;
@@ -193,7 +196,7 @@ build_tool() {
 # UI; hack/toolchain/tilt-web.sh builds it with npm (or writes a placeholder page).
 tilt_prepare() {
   local src="$1" web
-  web="$("$READSIDE_REPO/hack/toolchain/tilt-web.sh")"
+  web="$(run "$READSIDE_REPO/hack/toolchain/tilt-web.sh")"
   log "embedding the Tilt web UI from $web"
   cp -a "$web/." "$src/pkg/assets/build/"
 }
@@ -245,23 +248,69 @@ write_manifest() {
   } >"$TOOLCHAIN_DIR/MANIFEST"
 }
 
-main() {
-  local -a wanted=("$@") missing_kube=()
-  [ ${#wanted[@]} -eq 0 ] && wanted=("${TOOLS[@]}")
-  local tool started=$SECONDS
-  for tool in "${wanted[@]}"; do
-    tool_version "$tool" >/dev/null || die "unknown tool: $tool"
-    if [ ! -x "$(tool_cache_path "$tool")" ] && ! from_path "$tool"; then
-      case " ${KUBE_TOOLS[*]} " in
-        *" $tool "*) missing_kube+=("$tool") ;;
-      esac
+# One line per tool as it starts and ends (elapsed time, what remains), each tool's output
+# in .local/logs/build/<tool>.log, a table at the end. A failed tool prints its command and
+# the last lines of its log; the tools built before it are cached, so a rerun resumes there.
+RESULTS=()   # "tool|result|seconds" for the summary table
+
+summary() {
+  local row tool result secs
+  log "summary (total $(fmt_secs $((SECONDS - TOOLCHAIN_STARTED)))):"
+  printf '  %-24s %-9s %-11s %s\n' tool version result time >&2
+  for row in "${RESULTS[@]}"; do
+    IFS='|' read -r tool result secs <<<"$row"
+    printf '  %-24s %-9s %-11s %s\n' "$tool" "$(tool_version "$tool")" "$result" \
+      "$([ -n "$secs" ] && fmt_secs "$secs")" >&2
+  done
+}
+
+on_exit() {
+  local rc=$? tool seen
+  [ "$rc" -ne 0 ] || return 0
+  # Mark the failed tool and those never reached, then say how to resume.
+  for tool in "${WANTED[@]}"; do
+    seen=""
+    for row in "${RESULTS[@]}"; do [ "${row%%|*}" = "$tool" ] && seen=1; done
+    [ -n "$seen" ] && continue
+    if [ "$tool" = "${CURRENT_TOOL:-}" ]; then
+      RESULTS+=("$tool|FAILED|${STEP_SECONDS:-}")
+    else
+      RESULTS+=("$tool|not reached|")
     fi
   done
-  [ ${#missing_kube[@]} -gt 0 ] && build_kubernetes "${missing_kube[@]}"
-  for tool in "${wanted[@]}"; do
-    [ -x "$(tool_cache_path "$tool")" ] || build_tool "$tool"
+  summary
+  log "make toolchain failed at ${CURRENT_TOOL:-?}; rerun it: the tools listed as built or cached are not rebuilt"
+}
+
+main() {
+  WANTED=("$@")
+  [ ${#WANTED[@]} -eq 0 ] && WANTED=("${TOOLS[@]}")
+  TOOLCHAIN_STARTED=$SECONDS
+  trap on_exit EXIT
+  local tool i=0 n=${#WANTED[@]} todo=() result
+  for tool in "${WANTED[@]}"; do
+    tool_version "$tool" >/dev/null || die "unknown tool: $tool"
+    [ -x "$(tool_cache_path "$tool")" ] || from_path "$tool" || todo+=("$tool")
+  done
+  [ ${#todo[@]} -eq 0 ] || log "${#todo[@]} of $n tools to build from the Go module proxy: ${todo[*]} (logs: $STEP_LOG_DIR/)"
+  for tool in "${WANTED[@]}"; do
+    i=$((i + 1))
+    if [ -x "$(tool_cache_path "$tool")" ]; then
+      result=cached
+      [ "$(cat "$(dirname "$(tool_cache_path "$tool")")/ORIGIN" 2>/dev/null)" = "PATH $(command -v "$tool" 2>/dev/null)" ] && result="from PATH"
+      STEP_SECONDS=""
+    else
+      CURRENT_TOOL="$tool"
+      todo=("${todo[@]:1}")
+      log "[$i/$n] $tool $(tool_version "$tool"): building$([ "$tool" = tilt ] && [ ! -f "$READSIDE_CACHE/toolchain/tilt-web/$TILT_VERSION/index.html" ] && echo ' (with its web UI, ~6-9 min of it)')... (elapsed $(fmt_secs $((SECONDS - TOOLCHAIN_STARTED))))"
+      run_step "$tool" build_tool "$tool"
+      result=built
+      log "[$i/$n] $tool built in $(fmt_secs "$STEP_SECONDS") (elapsed $(fmt_secs $((SECONDS - TOOLCHAIN_STARTED))); remaining: ${todo[*]:-none})"
+    fi
+    RESULTS+=("$tool|$result|$STEP_SECONDS")
     link_tool "$tool"
   done
+  CURRENT_TOOL=""
   write_manifest
   if [ -x "$(tool_cache_path kubeadm)" ]; then
     local expected
@@ -273,7 +322,9 @@ main() {
       esac
     done
   fi
-  log "toolchain ready in $((SECONDS - started))s: $TOOLCHAIN_BIN (manifest: $TOOLCHAIN_DIR/MANIFEST)"
+  # The table only when something was built: `make kind-up` runs this on every call.
+  case " ${RESULTS[*]} " in *"|built|"*) summary ;; esac
+  log "toolchain ready in $(fmt_secs $((SECONDS - TOOLCHAIN_STARTED))): $TOOLCHAIN_BIN (manifest: $TOOLCHAIN_DIR/MANIFEST)"
 }
 
 main "$@"

@@ -26,8 +26,77 @@ if [ -x /usr/local/go/bin/go ] && ! command -v go >/dev/null 2>&1; then
   export PATH="/usr/local/go/bin:$PATH"
 fi
 
-log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+log() { printf '[%s] %s\n' "${LOG_NAME:-$(basename "$0")}" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+
+# --- Steps: progress lines and loud failures (make toolchain, images, node-image, kind-up) ---
+# Each step's output goes to its own log under .local/logs/<script>/; the terminal gets one
+# line when a step starts and one when it ends. A failed step prints its name, the command
+# that failed and the last lines of its log, then the script exits with the step's status.
+# Scripts set STEP_LOG_DIR to their own folder (toolchain, images, node-image, kind-up).
+STEP_LOG_DIR="$READSIDE_LOCAL/logs/$(basename "$0" .sh)"
+STEP_LOG_TAIL="${READSIDE_LOG_TAIL:-40}"
+
+# 75 -> 1m15s
+fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# run: print the command into the current log (as "+ cmd"), then run it.
+run() {
+  printf '+ %s\n' "$(printf '%q ' "$@")" >&2
+  "$@"
+}
+
+# run_step <name> <command...>: run a command (or a function) with errexit on and its
+# output in $STEP_LOG_DIR/<name>.log. Sets STEP_SECONDS. Call it as a plain statement,
+# never in an `if`/`||` context (bash would then ignore errexit inside the step).
+run_step() {
+  local name="$1" logf rc started=$SECONDS err_trap
+  shift
+  logf="$STEP_LOG_DIR/$name.log"
+  mkdir -p "$STEP_LOG_DIR"
+  printf '# %s: %s\n+ %s\n' "$name" "$(date -u +%FT%TZ)" "$(printf '%q ' "$@")" >"$logf"
+  # The failure is reported below: keep loud_errors' ERR trap inside the step (its line
+  # goes to the log) but not on the step itself.
+  err_trap="$(trap -p ERR)"
+  trap - ERR
+  set +e
+  (eval "$err_trap"; set -e; "$@") >>"$logf" 2>&1 </dev/null
+  rc=$?
+  set -e
+  eval "$err_trap"
+  STEP_SECONDS=$((SECONDS - started))
+  [ "$rc" -eq 0 ] || step_failed "$name" "$rc" "$logf" "$@"
+}
+
+# step <name> <what> <command...>: run_step with a line when it starts and when it ends.
+step() {
+  local name="$1" what="$2"
+  shift 2
+  log "$what... (log: ${STEP_LOG_DIR#"$READSIDE_REPO/"}/$name.log)"
+  run_step "$name" "$@"
+  log "$what: done in $(fmt_secs "$STEP_SECONDS")"
+}
+
+# step_failed <name> <status> <log> <command...>: the report of a failed step, then exit.
+step_failed() {
+  local name="$1" rc="$2" logf="$3" last
+  shift 3
+  # The innermost command the step ran through `run` is the one that failed.
+  last="$(grep '^+ ' "$logf" | tail -n 1 | cut -c3-)"
+  log "FAILED: step '$name' (exit $rc after $(fmt_secs "${STEP_SECONDS:-0}"))"
+  log "  step command:   $(printf '%q ' "$@")"
+  [ -n "$last" ] && log "  failed command: $last"
+  log "  log: $logf (last $STEP_LOG_TAIL lines:)"
+  tail -n "$STEP_LOG_TAIL" "$logf" | sed 's/^/    | /' >&2
+  exit "$rc"
+}
+
+# loud_errors: for the commands a script runs outside run_step, name the script, line and
+# command of an unexpected failure instead of exiting silently under `set -e`.
+loud_errors() {
+  set -E
+  trap 'rc=$?; log "FAILED (exit $rc) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"' ERR
+}
 
 # Every tool of the toolchain and the versions.env variable that pins it.
 TOOLS=(

@@ -24,6 +24,9 @@ dir="$(cd "$READSIDE_CACHE/work" && go mod download -json "github.com/tilt-dev/t
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
 src="$READSIDE_CACHE/work/tilt-web-$TILT_VERSION"
 rm -rf "$src" "$out.tmp"
+# The parent of $out.tmp must exist before the first `cp -a`/`mkdir` into it: on a cold
+# machine nothing else creates $READSIDE_CACHE/toolchain/tilt-web/.
+mkdir -p "$(dirname "$out")"
 cp -a "$dir/web" "$src"
 chmod -R u+w "$src"
 
