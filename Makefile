@@ -5,7 +5,7 @@ UV ?= uv
 export PATH := $(HOME)/.local/bin:$(PATH)
 
 .PHONY: help up down test lint unit integration migrate stack-up stack-down clean \
-        bench-query bench-projection bench-autoscaling bench-replay deps
+        bench-query bench-projection bench-autoscaling bench-replay deps soak-projection
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ bench-query: deps stack-up ## load the query service with wrk, beside a bare Gra
 
 bench-projection: deps stack-up ## projection throughput, end-to-end latency, COPY ceiling
 	$(UV) run --frozen python services/projection/bench/bench_projection.py
+
+soak-projection: deps stack-up ## the 10-minute chaos soak (make test runs a 60-second one)
+	SOAK_SECONDS=600 $(UV) run --frozen pytest -s -p no:cacheprovider services/projection/tests/test_soak.py
 
 bench-autoscaling: deps stack-up ## operator scalings over a 10-minute sawtooth (real Kafka + kube-apiserver)
 	$(UV) run --frozen python operator/bench/bench_autoscaling.py

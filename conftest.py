@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
-import subprocess
-import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parent
-FIXTURES = REPO / "e2e" / "fixtures"
+from readside_testkit.stack import fresh_database, stack
+from readside_testkit.stack import stack_env as local_stack_env
+
+FIXTURES = Path(__file__).resolve().parent / "e2e" / "fixtures"
 
 
 @pytest.fixture(scope="session")
@@ -31,70 +29,27 @@ def sample_expected() -> dict[str, Any]:
     return expected
 
 
-# --- the local stack (hack/stack) for integration and e2e tests ---------------------------
-
-STACK = REPO / "hack" / "stack" / "stack.sh"
-
-
-def stack(*args: str) -> str:
-    """Run hack/stack/stack.sh; tests use it to start, stop and restart servers."""
-    done = subprocess.run(["bash", str(STACK), *args], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"stack.sh {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
+# --- the local stack (hack/stack) for integration and e2e tests: see readside_testkit.stack ---
 
 
 @pytest.fixture(scope="session")
 def stack_env() -> dict[str, str]:
     """Bring the local stack up (idempotent); return DATABASE_URL, REDIS_URL, KAFKA_BROKERS."""
-    stack("up")
-    env: dict[str, str] = {}
-    for line in stack("env").splitlines():
-        if line.startswith("export "):
-            name, _, value = line[len("export ") :].partition("=")
-            env[name] = value.strip("'\"")
-    return env
-
-
-def migrate(database_url: str) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "alembic",
-            "-c",
-            str(REPO / "migrations" / "alembic.ini"),
-            "upgrade",
-            "head",
-        ],
-        env={**os.environ, "DATABASE_URL": database_url},
-        check=True,
-        capture_output=True,
-    )
-
-
-def _fresh_database(admin: str) -> Iterator[str]:
-    name = f"readside_test_{uuid.uuid4().hex[:8]}"
-    base, _, _ = admin.rpartition("/")
-    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
-    url = f"{base}/{name}"
-    migrate(url)
-    yield url
-    subprocess.run(
-        ["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False
-    )
+    return local_stack_env()
 
 
 @pytest.fixture(scope="session")
 def database_url(stack_env: dict[str, str]) -> Iterator[str]:
     """A fresh, migrated database for this test session, dropped afterwards."""
-    yield from _fresh_database(stack_env["DATABASE_URL"])
+    with fresh_database(stack_env["DATABASE_URL"]) as url:
+        yield url
 
 
 @pytest.fixture
 def fresh_database_url(stack_env: dict[str, str]) -> Iterator[str]:
     """A fresh, migrated database for one test (whole-table comparisons need isolation)."""
-    yield from _fresh_database(stack_env["DATABASE_URL"])
+    with fresh_database(stack_env["DATABASE_URL"]) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

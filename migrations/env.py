@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from readside_core.db import create_engine
-from readside_core.read_model import PUBLIC_SCHEMA, InvalidSchemaName, check_schema_name
+from readside_core.read_model_version import PUBLIC_SCHEMA, InvalidSchemaName, check_schema_name
 
 
 def _schema() -> str | None:

@@ -34,6 +34,7 @@ render_operator() {
     --set projection.resource.skipCapabilityCheck=true \
     --show-only templates/operator-rbac.yaml \
     --show-only templates/operator-deployment.yaml \
+    --show-only templates/operator-service.yaml \
     --show-only templates/projection-resource.yaml
 }
 

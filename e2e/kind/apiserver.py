@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .tools import BIN, CONTEXT, cluster_up, free_port, run, tool, wait_for
+from readside_testkit.ports import free_port
+
+from .tools import BIN, CONTEXT, cluster_up, run, tool, wait_for
 
 KUBECONFIG_TEMPLATE = """apiVersion: v1
 kind: Config
@@ -27,9 +29,19 @@ current-context: local
 """
 
 
+# A user with no rights but those RBAC gives it (tests of what a missing permission does).
+RESTRICTED_USER = "restricted"
+RESTRICTED_TOKEN = "readside-e2e-restricted-token"
+
+
+def restricted_kubeconfig(kubeconfig: Path) -> Path:
+    """Beside the admin kubeconfig of `local_api_server`: the RESTRICTED_USER's."""
+    return kubeconfig.with_name("kubeconfig-restricted")
+
+
 @contextmanager
 def local_api_server() -> Iterator[Path]:
-    """Start etcd and kube-apiserver; yield a kubeconfig; stop them."""
+    """Start etcd and kube-apiserver; yield an admin kubeconfig; stop them."""
     with tempfile.TemporaryDirectory(prefix="readside-apiserver-") as folder:
         root = Path(folder)
         run(["openssl", "genrsa", "-out", str(root / "sa.key"), "2048"])
@@ -37,7 +49,9 @@ def local_api_server() -> Iterator[Path]:
             ["openssl", "rsa", "-in", str(root / "sa.key"), "-pubout", "-out", str(root / "sa.pub")]
         )
         token = "readside-e2e-token"
-        (root / "tokens.csv").write_text(f"{token},admin,admin,system:masters\n")
+        (root / "tokens.csv").write_text(
+            f"{token},admin,admin,system:masters\n{RESTRICTED_TOKEN},{RESTRICTED_USER},restricted\n"
+        )
         client, peer, secure = free_port(), free_port(), free_port()
         etcd = subprocess.Popen(
             [
@@ -73,6 +87,8 @@ def local_api_server() -> Iterator[Path]:
         )
         kubeconfig = root / "kubeconfig"
         kubeconfig.write_text(KUBECONFIG_TEMPLATE.format(port=secure, token=token))
+        restricted = restricted_kubeconfig(kubeconfig)
+        restricted.write_text(KUBECONFIG_TEMPLATE.format(port=secure, token=RESTRICTED_TOKEN))
         try:
             kubectl = str(BIN / "kubectl")
             wait_for(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -146,6 +147,72 @@ def test_operator_is_optional_and_least_privileged(helm: str) -> None:
         if d["kind"] == "Deployment" and d["metadata"]["name"] == "readside-projection"
     )
     assert "replicas" not in deployment["spec"]  # the operator owns it
+
+
+def test_the_operator_is_scraped_like_the_other_components(helm: str) -> None:
+    docs = documents(render(helm, [], [*OPERATOR_ON, "metrics.serviceMonitor.enabled=true"]))
+    monitors = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ServiceMonitor"}
+    assert set(monitors) == {"readside-query", "readside-projection", "readside-operator"}
+    service = next(
+        d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "readside-operator"
+    )
+    operator = next(
+        d
+        for d in docs
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "readside-operator"
+    )
+    pod_labels = operator["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    selected = monitors["readside-operator"]["spec"]["selector"]["matchLabels"]
+    assert selected.items() <= service["metadata"]["labels"].items()
+    container = operator["spec"]["template"]["spec"]["containers"][0]
+    assert "metrics" in {p["name"] for p in container["ports"]}
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    assert monitors["readside-operator"]["spec"]["endpoints"][0]["port"] == "metrics"
+
+
+def test_install_and_upgrade_apply_the_crds_first_with_rights_to_those_crds_only(
+    helm: str,
+) -> None:
+    docs = documents(render(helm, [], OPERATOR_ON))
+    hooks = {
+        (d["kind"], d["metadata"]["name"].split("-")[1]): d
+        for d in docs
+        if d["metadata"]["labels"].get("app.kubernetes.io/component") == "crds"
+    }
+    assert set(hooks) == {
+        ("ServiceAccount", "crds"),
+        ("ClusterRole", "crds"),
+        ("ClusterRoleBinding", "crds"),
+        ("ConfigMap", "crds"),
+        ("Job", "crds"),
+    }
+
+    def weight(doc: dict[str, Any]) -> int:
+        annotations = doc["metadata"]["annotations"]
+        assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+        return int(annotations["helm.sh/hook-weight"])
+
+    job = hooks[("Job", "crds")]
+    migrate = next(
+        d for d in docs if d["kind"] == "Job" and d["metadata"]["name"].endswith("migrate")
+    )
+    assert max(weight(d) for d in hooks.values() if d is not job) < weight(job) < weight(migrate)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["readside-operator", "apply-crds", "/crds"]
+    shipped = {p.name: p.read_text() for p in (CHART / "crds").glob("*.yaml")}
+    assert hooks[("ConfigMap", "crds")]["data"] == shipped  # the chart's crds/, verbatim
+    rules = hooks[("ClusterRole", "crds")]["rules"]
+    assert {r for rule in rules for r in rule["resources"]} == {"customresourcedefinitions"}
+    named = [rule for rule in rules if "resourceNames" in rule]
+    assert {v for rule in rules for v in rule["verbs"]} == {"create", "get", "patch"}
+    assert {v for rule in named for v in rule["verbs"]} == {"get", "patch"}
+    assert set(named[0]["resourceNames"]) == {
+        "projections.readside.io",
+        "projectionreplays.readside.io",
+    }
+    off = documents(render(helm, [], [*OPERATOR_ON, "operator.upgradeCrds=false"]))
+    assert not [d for d in off if d["metadata"]["name"].startswith("readside-crds")]
 
 
 def test_projection_resource_waits_for_the_crd_unless_told(helm: str) -> None:

@@ -21,12 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
-from .apiserver import can_start_local, local_api_server
-from .tools import BIN, CHART, REPO, free_port, run, wait_for
+from readside_testkit.ports import free_port
+
+from .apiserver import RESTRICTED_USER, can_start_local, local_api_server, restricted_kubeconfig
+from .tools import BIN, CHART, REPO, run, tool, wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.integration]
 
@@ -36,11 +39,12 @@ PAUSE_ANNOTATION = "readside.io/autoscaling-paused-by"
 
 
 class Cluster:
-    def __init__(self, kubeconfig: Path) -> None:
+    def __init__(self, kubeconfig: Path, namespace: str = NAMESPACE) -> None:
         self.kubeconfig = kubeconfig
+        self.namespace = namespace
 
     def kubectl(self, *args: str, input_text: str | None = None) -> str:
-        cmd = [str(BIN / "kubectl"), "--kubeconfig", str(self.kubeconfig), "-n", NAMESPACE]
+        cmd = [str(BIN / "kubectl"), "--kubeconfig", str(self.kubeconfig), "-n", self.namespace]
         return run([*cmd, *args], input_text=input_text).stdout
 
     def apply(self, obj: dict[str, Any]) -> None:
@@ -80,7 +84,7 @@ class Cluster:
         body = {
             "apiVersion": "readside.io/v1alpha1",
             "kind": "ProjectionReplay",
-            "metadata": {"name": name, "namespace": NAMESPACE},
+            "metadata": {"name": name, "namespace": self.namespace},
             "spec": {"projection": projection, **spec},
         }
         self.apply(body)
@@ -117,9 +121,10 @@ def cluster(stack_env: dict[str, str]) -> Iterator[Cluster]:
 class OperatorProcess:
     """`readside-operator` against the local API server; stop and start it at will."""
 
-    def __init__(self, kubeconfig: Path, log: Path) -> None:
+    def __init__(self, kubeconfig: Path, log: Path, namespace: str = NAMESPACE) -> None:
         self.kubeconfig = kubeconfig
         self.log = log
+        self.namespace = namespace
         self.metrics = f"http://127.0.0.1:{free_port()}/metrics"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -135,7 +140,7 @@ class OperatorProcess:
         self.proc = subprocess.Popen(
             [
                 str(REPO / ".venv" / "bin" / "readside-operator"),
-                f"--namespace={NAMESPACE}",
+                f"--namespace={self.namespace}",
                 f"--liveness=http://127.0.0.1:{health}/healthz",
             ],
             env=env,
@@ -518,3 +523,249 @@ def test_blue_green_builds_a_shadow_promotes_it_and_moves_the_live_projection(
         ),
         timeout=30,
     )
+
+
+def _jobs_of(cluster: Cluster, replay: str) -> dict[str, dict[str, Any]]:
+    """The Jobs a replay owns, by name."""
+    jobs = json.loads(cluster.kubectl("get", "jobs", "-o", "json"))["items"]
+    return {
+        j["metadata"]["name"]: j
+        for j in jobs
+        if any(o["name"] == replay for o in j["metadata"].get("ownerReferences", []))
+    }
+
+
+def _args(job: dict[str, Any]) -> list[str]:
+    return list(job["spec"]["template"]["spec"]["containers"][0]["args"])
+
+
+def test_a_253_character_replay_gets_distinct_reset_promote_and_drop_jobs(
+    cluster: Cluster, operator: str, stack_env: dict[str, str]
+) -> None:
+    topic = _live_projection(cluster, "longbg", stack_env["KAFKA_BROKERS"], replicas=1)
+    name = "long-" + "x" * 235 + ".blue-green-1"
+    assert len(name) == 253
+    cluster.replay(name, "longbg", strategy="BlueGreen", **{"from": {"earliest": True}})
+    cluster.wait_phase(name, "Resetting")
+    (reset_name, reset), *_ = _jobs_of(cluster, name).items()
+    assert _args(reset) == ["reset", "--earliest"]
+    cluster.complete_job(reset_name)
+    status = cluster.wait_phase(name, "Replaying")
+    schema, group = status["readModel"]["schema"], status["consumerGroup"]
+    assert len(schema) <= 63
+    assert group.startswith(topic.group)
+
+    topic.consume_all(group)
+    cluster.wait_phase(name, "Swapping")
+    promote_name, promote = next(
+        (n, j) for n, j in _jobs_of(cluster, name).items() if n != reset_name
+    )
+    assert _args(promote) == ["promote", "--schema", schema, "--consumer-group", group]
+    # The bug this pins: a promote Job named like the (finished) reset Job looked done, and the
+    # live projection moved without a promotion.
+    time.sleep(3)
+    assert cluster.phase(name) == "Swapping"
+    template = cluster.get("deployment", "longbg")["spec"]["template"]["metadata"]
+    assert "readside.io/restarted-at" not in (template.get("annotations") or {})
+
+    cluster.patch_status(
+        "job",
+        promote_name,
+        {
+            "startTime": "2026-01-01T00:00:00Z",
+            "failed": 3,
+            "conditions": [
+                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded"},
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"},
+            ],
+        },
+    )
+    cluster.wait_phase(name, "Failed")
+    wait_for("the drop Job", lambda: len(_jobs_of(cluster, name)) == 3, timeout=30)
+    jobs = _jobs_of(cluster, name)
+    drop = next(j for n, j in jobs.items() if n not in (reset_name, promote_name))
+    assert _args(drop) == ["drop-read-model", "--schema", schema]
+    assert all(len(n) <= 63 for n in jobs)
+    annotations = cluster.get("projection", "longbg")["metadata"].get("annotations") or {}
+    assert LOCK not in annotations
+
+
+# The chart's operator Role (operator-rbac.yaml), less the right to create Jobs.
+RULES_WITHOUT_JOB_CREATE = [
+    {
+        "apiGroups": ["readside.io"],
+        "resources": ["projections", "projectionreplays"],
+        "verbs": ["get", "list", "watch", "patch"],
+    },
+    {
+        "apiGroups": ["readside.io"],
+        "resources": ["projections/status", "projectionreplays/status"],
+        "verbs": ["get", "patch"],
+    },
+    {
+        "apiGroups": ["apps"],
+        "resources": ["deployments"],
+        "verbs": ["get", "list", "watch", "create", "patch", "delete"],
+    },
+    {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "patch"]},
+    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "delete"]},
+    {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+]
+
+
+def test_a_forbidden_call_is_said_once_in_a_condition_and_an_event(
+    cluster: Cluster, stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    denied = Cluster(cluster.kubeconfig, "rbac")
+    cluster.kubectl("create", "namespace", denied.namespace)
+    meta = {"name": "operator", "namespace": denied.namespace}
+    denied.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": meta,
+            "rules": RULES_WITHOUT_JOB_CREATE,
+        }
+    )
+    denied.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": meta,
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "operator",
+            },
+            "subjects": [{"kind": "User", "name": RESTRICTED_USER}],
+        }
+    )
+    brokers = stack_env["KAFKA_BROKERS"]
+    topic = Topic(brokers)
+    for body in (deployment("paused", 0), projection("paused", topic, "paused", brokers)):
+        body["metadata"]["namespace"] = denied.namespace
+        denied.apply(body)
+    process = OperatorProcess(
+        restricted_kubeconfig(cluster.kubeconfig), tmp_path / "operator.log", denied.namespace
+    )
+    process.start()
+    try:
+        denied.replay("denied", "paused", **{"from": {"earliest": True}})
+
+        def round_failed() -> dict[str, Any] | None:
+            conditions = (
+                denied.get("projectionreplay", "denied").get("status", {}).get("conditions")
+            )
+            return next((c for c in conditions or [] if c["type"] == "RoundFailed"), None)
+
+        wait_for("a RoundFailed condition", lambda: round_failed() is not None, timeout=60)
+        condition = round_failed()
+        assert condition is not None
+        assert condition["status"] == "True"
+        assert condition["reason"] == "Forbidden"
+        assert "403" in condition["message"]
+        assert "operator's Role" in condition["message"]
+        time.sleep(5)  # ten more failing rounds at REPLAY_POLL_SECONDS=0.5
+        events = json.loads(
+            denied.kubectl(
+                "get",
+                "events",
+                "--field-selector",
+                "involvedObject.name=denied,reason=RoundFailed",
+                "-o",
+                "json",
+            )
+        )["items"]
+        assert len(events) == 1
+        assert events[0]["type"] == "Warning"
+    finally:
+        process.stop()
+        print((tmp_path / "operator.log").read_text()[-3000:])
+
+
+READ_MODEL_PATH = "/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/readModel"
+
+
+def _status_fields(cluster: Cluster) -> set[str]:
+    crd = cluster.get("crd", "projectionreplays.readside.io")
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return set(schema["properties"]["status"]["properties"])
+
+
+def test_apply_crds_brings_a_stale_crd_up_to_date(cluster: Cluster) -> None:
+    """What the chart's pre-upgrade hook runs (helm itself never upgrades crds/)."""
+    remove = json.dumps([{"op": "remove", "path": READ_MODEL_PATH}])
+    cluster.kubectl("patch", "crd", "projectionreplays.readside.io", "--type=json", "-p", remove)
+    assert "readModel" not in _status_fields(cluster)  # as an older chart left it
+    done = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "readside-operator"), "apply-crds", str(CHART / "crds")],
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    applied = json.loads(done.stdout)["applied"]
+    assert applied == ["projectionreplays.readside.io", "projections.readside.io"]
+    assert "readModel" in _status_fields(cluster)
+    refused = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "readside-operator"), "apply-crds", str(REPO / "e2e")],
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "apply-crds refused" in refused.stderr
+
+
+def test_the_chart_hooks_rights_suffice_to_apply_the_crds(cluster: Cluster, tmp_path: Path) -> None:
+    """The pre-upgrade hook's ServiceAccount and ClusterRole, as the chart renders them, run
+    `apply-crds` (its RBAC, not an admin's) and may create the CRDs when they are absent."""
+    helm = tool("helm")
+    if helm is None:
+        pytest.skip("helm not found in .local/toolchain/bin or on PATH (make toolchain)")
+    rendered = run(
+        [
+            helm,
+            "template",
+            "readside",
+            str(CHART),
+            "--namespace",
+            NAMESPACE,
+            "--set",
+            "operator.enabled=true",
+            "--set",
+            "projection.resource.skipCapabilityCheck=true",
+            "--show-only",
+            "templates/crds-hook.yaml",
+        ]
+    ).stdout
+    rights = [
+        d for d in yaml.safe_load_all(rendered) if d and d["kind"] not in ("Job", "ConfigMap")
+    ]
+    assert {d["kind"] for d in rights} == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+    for doc in rights:
+        cluster.apply(doc)
+    account = f"system:serviceaccount:{NAMESPACE}:readside-crds"
+    can = cluster.kubectl("auth", "can-i", "create", "customresourcedefinitions", "--as", account)
+    assert can.strip() == "yes"
+    token = cluster.kubectl("create", "token", "readside-crds").strip()
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    config["users"][0]["user"] = {"token": token}
+    kubeconfig = tmp_path / "hook-kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    remove = json.dumps([{"op": "remove", "path": READ_MODEL_PATH}])
+    cluster.kubectl("patch", "crd", "projectionreplays.readside.io", "--type=json", "-p", remove)
+    done = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "readside-operator"), "apply-crds", str(CHART / "crds")],
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "readModel" in _status_fields(cluster)

@@ -7,12 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -28,61 +23,22 @@ from readside_core.cache import INVALIDATION_CHANNEL, Invalidation, invalidation
 from readside_core.db import create_engine
 from readside_core.fixtures import read_messages
 from readside_projection.events_tool import publish
+from readside_testkit.ports import free_port
+from readside_testkit.processes import LocalProcesses
+from readside_testkit.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
 REDIS_DB = 6  # a database of its own: the test flushes it
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class Processes(LocalProcesses):
+    """The read side's processes, and the port the query service is to listen on."""
 
-
-class Processes:
     def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
-        self.port = _free_port()
+        super().__init__(env, logs)
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.running: list[subprocess.Popen[bytes]] = []
-
-    def start(self, name: str, command: list[str], **extra: str) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"{name}.log").open("ab")
-        proc = subprocess.Popen(
-            command, env={**os.environ, **self.env, **extra}, stdout=log, stderr=log
-        )
-        self.running.append(proc)
-        return proc
-
-    def projection(self, name: str, **extra: str) -> subprocess.Popen[bytes]:
-        return self.start(name, [sys.executable, "-m", "readside_projection.cli", "run"], **extra)
-
-    def cli(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "readside_projection.cli", *args],
-            env={**os.environ, **self.env, **extra},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    def stop(self) -> None:
-        for proc in self.running:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.running:
-            proc.wait(timeout=30)
-
-
-async def wait_for(check: Any, what: str, within: float) -> Any:
-    deadline = time.monotonic() + within
-    while not (value := await check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.05)
-    return value
 
 
 @pytest.fixture
@@ -115,7 +71,7 @@ async def test_a_rebuilt_version_replaces_a_corrupted_one_without_a_restart_of_t
     await publish(messages, brokers=env["KAFKA_BROKERS"], topic=env["KAFKA_TOPIC"])
     live = side.projection("projection-live")
     # Only the swap message can make the switch quick: the poll is 30 s.
-    side.start("query", ["readside-query"], PORT=str(side.port), READ_MODEL_POLL_SECONDS="30")
+    side.query("query", side.port, READ_MODEL_POLL_SECONDS="30")
     api = httpx.AsyncClient(base_url=side.base, timeout=5)
 
     async def served(order_id: str) -> Any:
@@ -129,7 +85,7 @@ async def test_a_rebuilt_version_replaces_a_corrupted_one_without_a_restart_of_t
         bodies = [await served(order_id) for order_id in sample_expected]
         return bodies == list(sample_expected.values())
 
-    await wait_for(all_served, "every sample order from public", 60)
+    await eventually(all_served, 60, "every sample order from public")
 
     # The live version goes wrong (as if a bug had written it) and the wrong body is cached.
     order_id, expected = next(
@@ -149,7 +105,7 @@ async def test_a_rebuilt_version_replaces_a_corrupted_one_without_a_restart_of_t
     async def corrupted() -> bool:
         return ((await served(order_id)) or {}).get("carrier") == "CORRUPTED"
 
-    await wait_for(corrupted, "the corrupted body to be served", 10)
+    await eventually(corrupted, 10, "the corrupted body to be served")
 
     # BlueGreen: the reset Job (migrate, then reset into the new version), the shadow.
     for args in (("migrate",), ("reset", "--earliest")):
@@ -171,7 +127,7 @@ async def test_a_rebuilt_version_replaces_a_corrupted_one_without_a_restart_of_t
             )
         return int(stored) >= ends
 
-    await wait_for(rebuilt, "the shadow projection to catch up", 90)
+    await eventually(rebuilt, 90, "the shadow projection to catch up")
     assert await corrupted()  # still public
 
     stop = asyncio.Event()
@@ -192,7 +148,7 @@ async def test_a_rebuilt_version_replaces_a_corrupted_one_without_a_restart_of_t
     async def rebuilt_served() -> bool:
         return bool(await served(order_id) == expected)
 
-    await wait_for(rebuilt_served, "the rebuilt order", 5)
+    await eventually(rebuilt_served, 5, "the rebuilt order")
     stop.set()
     await hammering
     assert {status for status, _ in seen} == {200}
@@ -237,7 +193,7 @@ async def test_a_rebuilt_version_replaces_a_corrupted_one_without_a_restart_of_t
     async def shipped_served() -> bool:
         return ((await served(other_id)) or {}).get("status") == "SHIPPED"
 
-    await wait_for(shipped_served, "the new event through the followed version", 60)
+    await eventually(shipped_served, 60, "the new event through the followed version")
     async with engine.connect() as conn:
         statuses = dict(
             (

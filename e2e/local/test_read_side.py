@@ -7,10 +7,7 @@ against the local stack, each test on its own topic, group and database.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,30 +20,23 @@ import pytest
 
 from readside_core.fixtures import read_messages
 from readside_projection.events_tool import publish
+from readside_testkit.ports import free_port
+from readside_testkit.processes import LocalProcesses
+from readside_testkit.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class ReadSide:
+    """The projection and the query service, started as a user starts them."""
+
     def __init__(self, env: dict[str, str], logs: Path) -> None:
         self.env = env
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.procs: list[subprocess.Popen[bytes]] = []
-        for name, cmd, extra in (
-            ("projection", [sys.executable, "-m", "readside_projection.cli", "run"], {}),
-            ("query", ["readside-query"], {"PORT": str(self.port)}),
-        ):
-            log = (logs / f"{name}.log").open("wb")
-            self.procs.append(
-                subprocess.Popen(cmd, env={**os.environ, **env, **extra}, stdout=log, stderr=log)
-            )
+        self.processes = LocalProcesses(env, logs)
+        self.processes.projection("projection")
+        self.processes.query("query", self.port)
         self.wait_for(lambda: self.get("/readyz").status_code == 200, "query /readyz", 60)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
@@ -57,17 +47,10 @@ class ReadSide:
 
     @staticmethod
     def wait_for(predicate: Any, what: str, within: float) -> None:
-        deadline = time.monotonic() + within
-        while not predicate():
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {within}s waiting for {what}")
-            time.sleep(0.05)
+        wait_until(predicate, within, what)
 
     def stop(self) -> None:
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            proc.wait(timeout=30)
+        self.processes.stop()
 
 
 @pytest.fixture
@@ -171,3 +154,84 @@ async def test_a_cached_order_is_replaced_after_an_update_within_the_measured_de
     # Once fresh, it stays fresh: no layer serves the old body again.
     for _ in range(20):
         assert read_side.get(path).json() == body
+
+
+# --- read-after-write: gated reads (readside_query.gating) ---------------------------------
+
+
+async def _publish_with_acks(env: dict[str, str], messages: list[Any]) -> dict[int, int]:
+    """Publish like a command side does, keeping its producer's acks: the highest offset of
+    every partition written."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=env["KAFKA_BROKERS"], acks="all")
+    await producer.start()
+    try:
+        acks = [
+            await producer.send_and_wait(env["KAFKA_TOPIC"], value=value, key=key)
+            for key, value in messages
+        ]
+    finally:
+        await producer.stop()
+    highest: dict[int, int] = {}
+    for ack in acks:
+        highest[ack.partition] = max(highest.get(ack.partition, -1), ack.offset)
+    return highest
+
+
+async def test_a_read_gated_on_the_producers_acks_sees_every_write_at_once(
+    read_side: ReadSide, sample_events_path: Path, sample_expected: dict[str, Any]
+) -> None:
+    acks = await _publish_with_acks(read_side.env, list(read_messages(sample_events_path)))
+    gate = "min_offsets=" + ",".join(f"{p}:{o}" for p, o in sorted(acks.items()))
+    # No polling: each first answer must already be the final state.
+    async with httpx.AsyncClient(base_url=read_side.base, timeout=30) as client:
+        for order_id, expected in sample_expected.items():
+            response = await client.get(f"/api/v1/orders/{order_id}?{gate}&wait=20")
+            assert response.status_code == 200, response.text
+            assert response.json() == expected
+        customer = next(iter(sample_expected.values()))["customer_id"]
+        summary = await client.get(f"/api/v1/customers/{customer}/summary?{gate}")
+        mine = [o for o in sample_expected.values() if o["customer_id"] == customer]
+        assert summary.json()["order_count"] == len(mine)
+
+
+async def test_a_read_gated_on_an_order_version_asked_before_the_write_waits_for_it(
+    read_side: ReadSide, sample_events_path: Path, sample_expected: dict[str, Any]
+) -> None:
+    import asyncio
+
+    order = max(sample_expected.values(), key=lambda o: o["version"])
+    path = f"/api/v1/orders/{order['order_id']}?min_version={order['version']}&wait=30"
+    async with httpx.AsyncClient(base_url=read_side.base, timeout=40) as client:
+        waiting = asyncio.create_task(client.get(path))  # asked before anything is published
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        await _publish_with_acks(read_side.env, list(read_messages(sample_events_path)))
+        response = await waiting
+    assert response.status_code == 200, response.text
+    assert response.json() == order
+
+
+def test_a_gate_not_reached_in_time_says_what_was_asked_and_when_to_retry(
+    read_side: ReadSide,
+) -> None:
+    response = read_side.get(f"/api/v1/orders/{uuid.uuid4()}?min_offsets=0:999999&wait=0.3")
+    assert response.status_code == 412
+    assert response.headers["retry-after"] == "1"
+    body = response.json()
+    assert body["error"] == "not_reached"
+    assert body["detail"][0]["parameter"] == "min_offsets"
+    assert body["detail"][0]["message"].startswith("asked 0:999999, reached 0:")
+
+
+def test_bad_gates_are_400_naming_every_parameter(read_side: ReadSide) -> None:
+    response = read_side.get(
+        f"/api/v1/orders/{uuid.uuid4()}?min_offsets=zero&min_version=0&wait=-1"
+    )
+    assert response.status_code == 400
+    assert [d["parameter"] for d in response.json()["detail"]] == [
+        "min_offsets",
+        "min_version",
+        "wait",
+    ]

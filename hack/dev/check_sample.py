@@ -7,6 +7,7 @@ projection -> PostgreSQL -> query API) instead of assuming it.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -25,7 +26,9 @@ def fetch(url: str) -> dict[str, object] | None:
         return None
 
 
-def main(base: str = "http://127.0.0.1:8081", timeout: float = 120.0) -> None:
+def main(
+    base: str = f"http://127.0.0.1:{os.environ.get('PORT', '8081')}", timeout: float = 120.0
+) -> None:
     deadline = time.monotonic() + timeout
     pending = dict(EXPECTED)
     while pending and time.monotonic() < deadline:

@@ -9,6 +9,8 @@ mkdir -p "$RUN"
 
 # The services read the stack's URLs (DATABASE_URL, REDIS_URL, KAFKA_BROKERS).
 eval "$(bash "$ROOT/hack/stack/stack.sh" env)"
+# Loopback only, as the README says (the images bind 0.0.0.0).
+export HOST="${HOST:-127.0.0.1}" OPS_HOST="${OPS_HOST:-127.0.0.1}"
 export PORT="${PORT:-8081}" OPS_PORT="${OPS_PORT:-9091}" KAFKA_TOPIC="${KAFKA_TOPIC:-order-events}"
 
 running() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }

@@ -31,15 +31,16 @@ KUSTOMIZE_BUILD ?= $(if $(wildcard $(TOOLCHAIN_BIN)/kustomize),$(TOOLCHAIN_BIN)/
 .PHONY: images-app kind-load-app kind-load-deps dev dev-down e2e e2e-kind e2e-skaffold e2e-clean \
         chart-lint kustomize-render
 
-images-app: ## build the service images (readside-query, readside-projection[, readside-operator]):$(APP_TAG)
+images-app: ## build the service images (readside-query, readside-projection, readside-operator), tag APP_TAG (dev)
 	cd $(READSIDE_ROOT) && for image in $(APP_IMAGES); do \
-	  case $$image in \
-	    readside-query) dockerfile=services/query/Dockerfile ;; \
-	    readside-projection) dockerfile=services/projection/Dockerfile ;; \
-	    readside-operator) dockerfile=operator/Dockerfile ;; \
+	  args=""; case $$image in \
+	    readside-query) member=services/query ;; \
+	    readside-projection) member=services/projection; args=run ;; \
+	    readside-operator) member=operator ;; \
 	  esac; \
 	  $(DEPLOY_ENV) $(NICE_BUILD) docker build -q --build-arg PYTHON_IMAGE=$(PYTHON_BASE_IMAGE) \
-	    -f $$dockerfile -t $$image:$(APP_TAG) . >/dev/null || exit 1; \
+	    --build-arg MEMBER=$$member --build-arg PACKAGE=$$image --build-arg DEFAULT_ARGS=$$args \
+	    -t $$image:$(APP_TAG) . >/dev/null || exit 1; \
 	  echo "$$image:$(APP_TAG) $$(docker image inspect -f '{{.Size}}' $$image:$(APP_TAG) | awk '{printf "%.0f MB", $$1/1e6}')"; \
 	done
 

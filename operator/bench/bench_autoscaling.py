@@ -29,9 +29,10 @@ from aiokafka.structs import OffsetAndMetadata
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from conftest import stack  # noqa: E402
 from e2e.kind.apiserver import can_start_local, local_api_server  # noqa: E402
-from e2e.kind.tools import BIN, CHART, free_port, run  # noqa: E402
+from e2e.kind.tools import BIN, CHART, run  # noqa: E402
+from readside_testkit.ports import free_port  # noqa: E402
+from readside_testkit.stack import stack  # noqa: E402
 
 PARTITIONS = 6
 

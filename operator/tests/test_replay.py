@@ -7,16 +7,19 @@ from typing import Any
 
 import pytest
 
-from readside_operator.replay import (
-    InvalidReplay,
-    Observed,
+from readside_operator.replay.phases import (
+    JobState,
+    Observation,
+    PausingSeen,
+    PendingSeen,
     Phase,
-    Strategy,
-    check_partitions,
+    ReplayingSeen,
+    ResettingSeen,
+    SwappingSeen,
     next_phase,
-    parse_spec,
     progress,
 )
+from readside_operator.replay.spec import InvalidReplay, Strategy, check_partitions, parse_spec
 
 pytestmark = pytest.mark.unit
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -60,7 +63,9 @@ def test_offsets_for_partitions_the_topic_lacks_are_rejected() -> None:
         check_partitions(spec, {0, 1, 2, 3})
 
 
-def _walk(strategy: Strategy, observations: list[Observed], dry_run: bool = False) -> list[Phase]:
+def _walk(
+    strategy: Strategy, observations: list[Observation], dry_run: bool = False
+) -> list[Phase]:
     phase, phases = Phase.PENDING, []
     for seen in observations:
         phase = next_phase(phase, strategy, seen, dry_run).phase
@@ -72,14 +77,14 @@ def test_in_place_pauses_resets_replays_and_succeeds() -> None:
     phases = _walk(
         Strategy.IN_PLACE,
         [
-            Observed(other_replay_active=True),
-            Observed(replicas=2),
-            Observed(replicas=0, group_empty=False),
-            Observed(replicas=0, group_empty=True),
-            Observed(reset_job="Running"),
-            Observed(reset_job="Succeeded"),
-            Observed(lag=500),
-            Observed(lag=0),
+            PendingSeen(other_replay_active=True),
+            PendingSeen(),
+            PausingSeen(replicas=0, group_empty=False),
+            PausingSeen(replicas=0, group_empty=True),
+            ResettingSeen(reset_job=JobState.RUNNING),
+            ResettingSeen(reset_job=JobState.SUCCEEDED),
+            ReplayingSeen(lag=500),
+            ReplayingSeen(lag=0),
         ],
     )
     assert phases == [
@@ -98,13 +103,13 @@ def test_blue_green_swaps_before_succeeding() -> None:
     phases = _walk(
         Strategy.BLUE_GREEN,
         [
-            Observed(),
-            Observed(reset_job="Succeeded"),
-            Observed(lag=0),
-            Observed(promote_job="Running"),
-            Observed(promote_job="Succeeded"),
-            Observed(promote_job="Succeeded", live_moved=True),
-            Observed(promote_job="Succeeded", live_moved=True, live_rolled_out=True),
+            PendingSeen(),
+            ResettingSeen(reset_job=JobState.SUCCEEDED),
+            ReplayingSeen(lag=0),
+            SwappingSeen(promote_job=JobState.RUNNING),
+            SwappingSeen(promote_job=JobState.SUCCEEDED),
+            SwappingSeen(promote_job=JobState.SUCCEEDED, live_moved=True),
+            SwappingSeen(promote_job=JobState.SUCCEEDED, live_moved=True, live_rolled_out=True),
         ],
     )
     assert phases == [
@@ -116,17 +121,19 @@ def test_blue_green_swaps_before_succeeding() -> None:
         Phase.SWAPPING,
         Phase.SUCCEEDED,
     ]
-    moving = Observed(promote_job="Succeeded")
+    moving = SwappingSeen(promote_job=JobState.SUCCEEDED)
     assert next_phase(Phase.SWAPPING, Strategy.BLUE_GREEN, moving).action == "move-live"
 
 
 def test_a_failed_promotion_fails_the_replay() -> None:
-    step = next_phase(Phase.SWAPPING, Strategy.BLUE_GREEN, Observed(promote_job="Failed"))
+    step = next_phase(
+        Phase.SWAPPING, Strategy.BLUE_GREEN, SwappingSeen(promote_job=JobState.FAILED)
+    )
     assert (step.phase, step.action) == (Phase.FAILED, "restore")
 
 
 def test_replaying_ends_at_the_catch_up_threshold() -> None:
-    seen = Observed(lag=40)
+    seen = ReplayingSeen(lag=40)
     assert next_phase(Phase.REPLAYING, Strategy.IN_PLACE, seen).phase is Phase.REPLAYING
     assert next_phase(Phase.REPLAYING, Strategy.IN_PLACE, seen, caught_up=50).phase is (
         Phase.SUCCEEDED
@@ -134,13 +141,13 @@ def test_replaying_ends_at_the_catch_up_threshold() -> None:
 
 
 def test_a_failed_reset_job_fails_the_replay_and_restores_the_projection() -> None:
-    step = next_phase(Phase.RESETTING, Strategy.IN_PLACE, Observed(reset_job="Failed"))
+    step = next_phase(Phase.RESETTING, Strategy.IN_PLACE, ResettingSeen(reset_job=JobState.FAILED))
     assert step.phase is Phase.FAILED
     assert step.action == "restore"
 
 
 def test_dry_run_reports_offsets_and_succeeds_without_waiting_for_the_lock() -> None:
-    step = next_phase(Phase.PENDING, Strategy.IN_PLACE, Observed(other_replay_active=True), True)
+    step = next_phase(Phase.PENDING, Strategy.IN_PLACE, PendingSeen(other_replay_active=True), True)
     assert (step.phase, step.action) == (Phase.SUCCEEDED, "report-offsets")
 
 
@@ -151,8 +158,8 @@ def test_progress_counts_replayed_events_and_percent() -> None:
 
 
 def test_pausing_scales_to_zero_again_when_something_scaled_the_projection_back_up() -> None:
-    seen = Observed(wanted_replicas=1, replicas=1, group_empty=False)
+    seen = PausingSeen(wanted_replicas=1, replicas=1, group_empty=False)
     step = next_phase(Phase.PAUSING, Strategy.IN_PLACE, seen)
     assert (step.phase, step.action) == (Phase.PAUSING, "scale-to-zero")
-    settled = Observed(wanted_replicas=0, replicas=0, group_empty=True)
+    settled = PausingSeen(wanted_replicas=0, replicas=0, group_empty=True)
     assert next_phase(Phase.PAUSING, Strategy.IN_PLACE, settled).phase is Phase.RESETTING

@@ -7,13 +7,8 @@ from typing import Any
 
 import pytest
 
-from readside_operator.resources import (
-    child_name,
-    projection_job,
-    schema_name,
-    set_condition,
-    shadow_deployment,
-)
+from readside_operator.names import child_name, schema_name
+from readside_operator.resources import projection_job, set_condition, shadow_deployment
 
 pytestmark = pytest.mark.unit
 
@@ -103,8 +98,12 @@ def test_the_shadow_is_selected_by_nothing_that_selects_the_live_projection() ->
 
 
 def test_names_are_valid_kubernetes_and_postgresql_names() -> None:
-    assert child_name("A" * 70, "reset") == "a" * 63
-    assert child_name("re.build", "reset") == "re-build-reset"
+    # Cut names carry a hash (they used to be cut only: "a" * 63, "re-build-reset").
+    cut = child_name("A" * 70, "reset")
+    assert len(cut) == 63
+    assert cut.startswith("a" * 52 + "-")
+    assert child_name("re.build", "reset").startswith("re-build-reset-")
+    assert child_name("re-build", "reset") == "re-build-reset"
     assert schema_name("Rebuild-2026-11-25") == "rm_rebuild_2026_11_25"
     assert len(schema_name("x" * 100)) == 63
 

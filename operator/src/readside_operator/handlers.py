@@ -16,16 +16,21 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
-from readside_core.settings import env_int
-from readside_operator.autoscaler import autoscale_once, poll_interval
+from readside_operator.autoscale_plan import poll_interval
+from readside_operator.autoscaler import autoscale_once
 from readside_operator.kube import GROUP, REPLAY_FINALIZER, VERSION, Kube
-from readside_operator.replay import Phase
-from readside_operator.replayer import Replayer
+from readside_operator.replay import replayer
+from readside_operator.replay.restore import cancel
+from readside_operator.replay.state import phase_of
+from readside_operator.round_error_report import RoundErrors
+from readside_operator.round_errors import ErrorMemory
 from readside_operator.runtime import Runtime
 from readside_operator.scaling import ScalingHistory
+from readside_operator.settings import OperatorSettings
 
 _log = logging.getLogger("readside_operator.autoscaler")
 _replay_log = logging.getLogger("readside_operator.replayer")
+Key = tuple[str, str]
 
 
 @kopf.on.startup()
@@ -40,10 +45,10 @@ async def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> Non
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 30
-    port = env_int("METRICS_PORT", 9090)
-    if port:
-        start_http_server(port)
-    memo.runtime = Runtime(Kube())
+    ours = OperatorSettings.from_env()
+    if ours.metrics_port:
+        start_http_server(ours.metrics_port)
+    memo.runtime = Runtime(Kube(), ours)
     memo.projections = {}
     memo.autoscalers = {}
     memo.replays = {}
@@ -67,7 +72,7 @@ async def track(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
     """
     body = event["object"]
     key = (body["metadata"]["namespace"], body["metadata"]["name"])
-    projections: dict[tuple[str, str], dict[str, Any]] = memo.projections
+    projections: dict[Key, dict[str, Any]] = memo.projections
     if event["type"] == "DELETED":
         projections.pop(key, None)
         return
@@ -77,14 +82,17 @@ async def track(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
         memo.autoscalers[key] = asyncio.create_task(_autoscale(key, memo))
 
 
-async def _autoscale(key: tuple[str, str], memo: Any) -> None:
+async def _autoscale(key: Key, memo: Any) -> None:
     log = logging.LoggerAdapter(_log, {"projection": "/".join(key)})
     history = ScalingHistory()
+    errors = RoundErrors(memo.runtime, "Projection", log, ErrorMemory())
     while (projection := memo.projections.get(key)) is not None:
         try:
             await autoscale_once(memo.runtime, projection, history, log)
-        except Exception:  # one bad round must not end the loop: log and poll again
-            log.exception("autoscaling round of %s failed; retrying at the next poll", key)
+        except Exception as exc:  # one bad round must not end the loop: say it, poll again
+            await errors.failed(projection, exc)
+        else:
+            await errors.succeeded(projection)
         await asyncio.sleep(poll_interval(projection["spec"]))
 
 
@@ -99,7 +107,7 @@ async def replay_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
     body = event["object"]
     meta = body["metadata"]
     key = (meta["namespace"], meta["name"])
-    tasks: dict[tuple[str, str], asyncio.Task[None]] = memo.replays
+    tasks: dict[Key, asyncio.Task[None]] = memo.replays
     if event["type"] == "DELETED" or meta.get("deletionTimestamp"):
         task = tasks.pop(key, None)
         if task is not None:
@@ -108,26 +116,29 @@ async def replay_event(event: kopf.RawEvent, memo: Any, **_: Any) -> None:
         if event["type"] != "DELETED" and REPLAY_FINALIZER in (meta.get("finalizers") or []):
             await _cancel(dict(body), memo)
         return
-    finished = Phase((body.get("status") or {}).get("phase", Phase.PENDING)).finished
     task = tasks.get(key)
-    if not finished and (task is None or task.done()):
+    if not phase_of(dict(body)).finished and (task is None or task.done()):
         tasks[key] = asyncio.create_task(_replay(key, memo))
 
 
-async def _replay(key: tuple[str, str], memo: Any) -> None:
+async def _replay(key: Key, memo: Any) -> None:
     runtime: Runtime = memo.runtime
     log = logging.LoggerAdapter(_replay_log, {"replay": "/".join(key)})
-    replayer = Replayer(runtime, log)
+    errors = RoundErrors(runtime, "ProjectionReplay", log, ErrorMemory())
     while True:
         current = await runtime.kube.get("ProjectionReplay", *key)
         if current is None or current["metadata"].get("deletionTimestamp"):
             return
         try:
-            if await replayer.step(current):
-                return
-        except Exception:
-            log.exception("replay round of %s failed; retrying", key)
-        await asyncio.sleep(runtime.replay_poll_seconds)
+            finished = await replayer.step(runtime, log, current)
+        except Exception as exc:
+            await errors.failed(current, exc)
+            finished = False
+        else:
+            await errors.succeeded(current)
+        if finished:
+            return
+        await asyncio.sleep(runtime.settings.replay_poll_seconds)
 
 
 async def _cancel(replay: dict[str, Any], memo: Any) -> None:
@@ -135,7 +146,7 @@ async def _cancel(replay: dict[str, Any], memo: Any) -> None:
     log = logging.LoggerAdapter(_replay_log, {"replay": replay["metadata"]["name"]})
     for attempt in range(30):
         try:
-            await Replayer(memo.runtime, log).cancel(replay)
+            await cancel(memo.runtime, log, replay)
             await memo.runtime.kube.remove_finalizer(
                 "ProjectionReplay", replay["metadata"]["namespace"], replay["metadata"]["name"]
             )

@@ -54,9 +54,6 @@ class Kube:
                 return None
             raise
 
-    async def list(self, kind: str, namespace: str) -> list[dict[str, Any]]:
-        return [_as_dict(o) async for o in self.client.list(_KINDS[kind], namespace=namespace)]
-
     async def patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> None:
         """A JSON merge patch; with metadata.resourceVersion in it, a Conflict if it moved."""
         try:
@@ -145,30 +142,6 @@ class Kube:
         except ApiError as exc:
             if exc.status.code != 404:
                 raise
-
-
-def job_state(job: dict[str, Any] | None) -> str | None:
-    """None (no Job), "Running", "Succeeded" or "Failed"."""
-    if job is None:
-        return None
-    for condition in job.get("status", {}).get("conditions") or []:
-        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
-            return "Succeeded" if condition["type"] == "Complete" else "Failed"
-    return "Running"
-
-
-def rolled_out(deployment: dict[str, Any] | None) -> bool:
-    """The Deployment's current template runs on all its replicas, none older left."""
-    if deployment is None:
-        return False
-    status = deployment.get("status", {})
-    wanted = deployment["spec"].get("replicas", 1)
-    return bool(
-        status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
-        and status.get("updatedReplicas", 0) == wanted
-        and status.get("replicas", 0) == wanted
-        and status.get("availableReplicas", 0) == wanted
-    )
 
 
 def post_event(obj: dict[str, Any], reason: str, message: str, *, warning: bool = False) -> None:

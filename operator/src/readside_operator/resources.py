@@ -9,9 +9,11 @@ replay is owned by the ProjectionReplay (garbage-collected with it) and labelled
 from __future__ import annotations
 
 import copy
-import re
 from datetime import datetime
 from typing import Any
+
+from readside_core.admin_commands import PROGRAM
+from readside_operator.names import label_value
 
 REPLAY_LABEL = "readside.io/replay"
 SHADOW_OF_LABEL = "readside.io/shadow-of"
@@ -22,18 +24,6 @@ PAUSE_ANNOTATION = "readside.io/autoscaling-paused-by"  # the autoscaler stands 
 RESTART_ANNOTATION = "readside.io/restarted-at"
 
 JOB_REQUESTS = {"cpu": "10m", "memory": "64Mi"}
-_DNS_LABEL = re.compile(r"[^a-z0-9-]+")
-
-
-def child_name(*parts: str, limit: int = 63) -> str:
-    """A DNS-1123 label from parts, cut to `limit` characters."""
-    name = _DNS_LABEL.sub("-", "-".join(parts).lower()).strip("-")
-    return name[:limit].rstrip("-")
-
-
-def schema_name(replay: str) -> str:
-    """The PostgreSQL schema of the read-model version a BlueGreen replay builds."""
-    return ("rm_" + re.sub(r"[^a-z0-9]+", "_", replay.lower()).strip("_"))[:63]
 
 
 def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:
@@ -70,24 +60,7 @@ def projection_job(
 ) -> dict[str, Any]:
     """A Job running `readside-projection ARGS` with the projection Deployment's pod setup."""
     pod = deployment["spec"]["template"]["spec"]
-    source = _projection_container(deployment)
-    container: dict[str, Any] = {
-        "name": "projection",
-        "image": source["image"],
-        "command": ["readside-projection"],
-        "args": args,
-        "env": _with_env(source.get("env", []), env or {}),
-    }
-    for key in ("imagePullPolicy", "envFrom", "securityContext", "volumeMounts"):
-        if key in source:
-            container[key] = copy.deepcopy(source[key])
-    # A short, mostly idle command: small requests (it must schedule on a busy node), the
-    # projection's limits.
-    limits = (source.get("resources") or {}).get("limits")
-    container["resources"] = {
-        "requests": dict(JOB_REQUESTS),
-        **({"limits": limits} if limits else {}),
-    }
+    container = _job_container(_projection_container(deployment), args, env or {})
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "containers": [container],
@@ -98,8 +71,10 @@ def projection_job(
     for key in ("serviceAccountName", "securityContext", "imagePullSecrets", "volumes"):
         if key in pod:
             spec[key] = copy.deepcopy(pod[key])
-    replay_name = replay["metadata"]["name"]
-    labels = {REPLAY_LABEL: replay_name, COMPONENT_LABEL: "projection-replay"}
+    labels = {
+        REPLAY_LABEL: label_value(replay["metadata"]["name"]),
+        COMPONENT_LABEL: "projection-replay",
+    }
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -117,6 +92,28 @@ def projection_job(
     }
 
 
+def _job_container(source: dict[str, Any], args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """The projection container running one command instead of the projection."""
+    container: dict[str, Any] = {
+        "name": "projection",
+        "image": source["image"],
+        "command": [PROGRAM],
+        "args": args,
+        "env": _with_env(source.get("env", []), env),
+    }
+    for key in ("imagePullPolicy", "envFrom", "securityContext", "volumeMounts"):
+        if key in source:
+            container[key] = copy.deepcopy(source[key])
+    # A short, mostly idle command: small requests (it must schedule on a busy node), the
+    # projection's limits.
+    limits = (source.get("resources") or {}).get("limits")
+    container["resources"] = {
+        "requests": dict(JOB_REQUESTS),
+        **({"limits": limits} if limits else {}),
+    }
+    return container
+
+
 def shadow_deployment(
     replay: dict[str, Any],
     deployment: dict[str, Any],
@@ -131,19 +128,11 @@ def shadow_deployment(
     """
     meta = deployment["metadata"]
     spec = copy.deepcopy(deployment["spec"])
-    labels = {**meta.get("labels", {}), COMPONENT_LABEL: "projection-shadow"}
-    labels[SHADOW_OF_LABEL] = meta["name"]
-    labels[REPLAY_LABEL] = replay["metadata"]["name"]
-    spec["selector"] = {
-        "matchLabels": {
-            **spec["selector"].get("matchLabels", {}),
-            COMPONENT_LABEL: "projection-shadow",
-            REPLAY_LABEL: replay["metadata"]["name"],
-        }
-    }
-    template_labels = spec["template"].setdefault("metadata", {}).setdefault("labels", {})
-    template_labels.update(spec["selector"]["matchLabels"])
-    template_labels[SHADOW_OF_LABEL] = meta["name"]
+    ours = {SHADOW_OF_LABEL: label_value(meta["name"])}
+    ours[REPLAY_LABEL] = label_value(replay["metadata"]["name"])
+    labels = {**meta.get("labels", {}), COMPONENT_LABEL: "projection-shadow", **ours}
+    _select_shadow(spec, ours[REPLAY_LABEL])
+    spec["template"]["metadata"]["labels"][SHADOW_OF_LABEL] = ours[SHADOW_OF_LABEL]
     containers = spec["template"]["spec"]["containers"]
     for index, container in enumerate(containers):
         if container.get("name") == "projection" or index == 0:
@@ -162,6 +151,19 @@ def shadow_deployment(
         },
         "spec": spec,
     }
+
+
+def _select_shadow(spec: dict[str, Any], replay: str) -> None:
+    """The shadow's selector and pod labels: its own component, its replay."""
+    spec["selector"] = {
+        "matchLabels": {
+            **spec["selector"].get("matchLabels", {}),
+            COMPONENT_LABEL: "projection-shadow",
+            REPLAY_LABEL: replay,
+        }
+    }
+    template_labels = spec["template"].setdefault("metadata", {}).setdefault("labels", {})
+    template_labels.update(spec["selector"]["matchLabels"])
 
 
 def set_condition(
@@ -195,3 +197,10 @@ def set_condition(
 
 def timestamp(now: datetime) -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def active_consumer_group(projection: dict[str, Any]) -> str:
+    """The group the live projection consumes with (a BlueGreen replay may have moved it)."""
+    status = projection.get("status") or {}
+    moved = (status.get("readModel") or {}).get("consumerGroup")
+    return str(moved or projection["spec"]["consumerGroup"])

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
-from readside_core.settings import env_float
 from readside_kafka import KafkaInspector, KafkaLookupError
 from readside_operator.kube import Kube
+from readside_operator.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
 
@@ -16,17 +15,14 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class Runtime:
     kube: Kube
-    kafka_timeout: float = field(default_factory=lambda: env_float("KAFKA_TIMEOUT_SECONDS", 10.0))
-    replay_poll_seconds: float = field(
-        default_factory=lambda: env_float("REPLAY_POLL_SECONDS", 2.0)
-    )
+    settings: OperatorSettings
     _inspectors: dict[str, KafkaInspector] = field(default_factory=dict)
 
     async def inspector(self, bootstrap_servers: str) -> KafkaInspector:
         """A started inspector for these brokers (KafkaLookupError when unreachable)."""
         found = self._inspectors.get(bootstrap_servers)
         if found is None:
-            found = KafkaInspector(bootstrap_servers, timeout=self.kafka_timeout)
+            found = KafkaInspector(bootstrap_servers, timeout=self.settings.kafka_timeout_seconds)
             try:
                 await found.start()
             except KafkaLookupError:
@@ -52,10 +48,3 @@ async def _quietly_close(inspector: KafkaInspector) -> None:
         await inspector.close()
     except Exception as exc:  # closing a broken connection may fail in many ways
         log.debug("closing the Kafka inspector: %r", exc)
-
-
-def active_consumer_group(projection: dict[str, Any]) -> str:
-    """The group the live projection consumes with (a BlueGreen replay may have moved it)."""
-    status = projection.get("status") or {}
-    moved = (status.get("readModel") or {}).get("consumerGroup")
-    return str(moved or projection["spec"]["consumerGroup"])

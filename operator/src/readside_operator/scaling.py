@@ -19,7 +19,7 @@ class ScalingPolicy:
     min_replicas: int = 1
     max_replicas: int = 10
     lag_per_replica: int = 1000
-    activation_lag: int = 0
+    activation_lag: int = 1  # the CRD's default
     scale_down_stabilization_seconds: float = 300.0
 
     def __post_init__(self) -> None:

@@ -15,7 +15,6 @@ import asyncio
 import os
 import statistics
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -27,30 +26,17 @@ import httpx
 import msgspec
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT))
-
-from conftest import migrate, stack  # noqa: E402
-from readside_kafka import topic_partitions  # noqa: E402
-from readside_projection.events_tool import publish  # noqa: E402
-from readside_projection.generator import generate  # noqa: E402
-
-
-def stack_env() -> dict[str, str]:
-    stack("up")
-    env = {}
-    for line in stack("env").splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        env[name] = value.strip("'\"")
-    return env
+from readside_kafka import topic_partitions
+from readside_projection.events_tool import publish
+from readside_projection.generator import generate
+from readside_testkit.ports import free_port
+from readside_testkit.processes import projection_command, query_command
+from readside_testkit.stack import REPO, create_database, stack_env
 
 
 def fresh_database(admin: str) -> str:
-    name = f"readside_bench_{uuid.uuid4().hex[:8]}"
-    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
-    url = f"{admin.rpartition('/')[0]}/{name}"
-    migrate(url)
-    return url
+    """A new, migrated database, never dropped (the COPY ceiling reads the first one's rows)."""
+    return create_database(admin, "readside_bench")
 
 
 def plain(url: str) -> str:
@@ -78,10 +64,46 @@ def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
     )
 
 
+def source_path(checkout: Path | None) -> dict[str, str]:
+    """PYTHONPATH running another checkout's projection (the same locked dependencies)."""
+    if checkout is None:
+        return {}
+    dirs = ["services/projection/src", "libs/readside-core/src", "libs/readside-kafka/src"]
+    return {"PYTHONPATH": os.pathsep.join(str(checkout / d) for d in dirs)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process of the local stack (the server's share)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+            except OSError:
+                continue  # gone meanwhile
+    return total
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident set (VmHWM), read before it exits."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 async def throughput(
-    env: dict[str, str], topic: str, total: int, processes: int, logs: Path
-) -> tuple[float, float]:
-    """Events/s for `processes` projection processes draining `total` events from `topic`."""
+    env: dict[str, str], topic: str, total: int, processes: int, logs: Path, extra: dict[str, str]
+) -> tuple[float, float, str, float]:
+    """Events/s for `processes` projection processes draining `total` events from `topic`
+    (overall and after the first commit), the database, and the peak RSS of one process."""
     url = fresh_database(env["DATABASE_URL"])
     group = f"bench-{uuid.uuid4().hex[:6]}"
     penv = {
@@ -91,11 +113,13 @@ async def throughput(
         "CONSUMER_GROUP": group,
         "OPS_PORT": "0",
         "LOG_LEVEL": "WARNING",
+        **extra,
     }
     began = time.perf_counter()
+    pg_before = postgres_cpu_seconds()
     procs = [
         start(
-            [sys.executable, "-m", "readside_projection.cli", "run"],
+            projection_command("run"),
             penv,
             logs / f"projection-{processes}-{i}.log",
         )
@@ -110,6 +134,9 @@ async def throughput(
                 raise SystemExit(f"a projection process exited; see {logs}")
             await asyncio.sleep(0.05)
         ended = time.perf_counter()
+        rss = max(peak_rss_mib(p.pid) for p in procs)
+        cpu = sum(cpu_seconds(p.pid) for p in procs)
+        pg_cpu = postgres_cpu_seconds() - pg_before
     finally:
         for p in procs:
             p.terminate()
@@ -117,7 +144,12 @@ async def throughput(
     overall = total / (ended - began)
     t0, n0 = first or (began, 0)
     steady = (total - n0) / (ended - t0)
-    return overall, steady, url
+    print(
+        f"    CPU per event: projection {cpu / total * 1e6:.0f} us, PostgreSQL "
+        f"{pg_cpu / total * 1e6:.0f} us (whole run incl. start-up; {processes} process(es))",
+        flush=True,
+    )
+    return overall, steady, url, rss
 
 
 async def create_topic(brokers: str, topic: str, partitions: int = 4) -> None:
@@ -161,7 +193,26 @@ def get_json(url: str) -> dict[str, object] | None:
         return None
 
 
-async def end_to_end(env: dict[str, str], rate: float, seconds: float, logs: Path) -> list[float]:
+def stage_quantiles(metrics_text: str, q: float) -> dict[str, float]:
+    """Per stage, the upper bound (seconds) of the freshness bucket holding quantile q."""
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    for line in metrics_text.splitlines():
+        if line.startswith("readside_projection_freshness_seconds_bucket{"):
+            labels, _, count = line.partition("} ")
+            fields = dict(part.split("=") for part in labels.split("{")[1].split(","))
+            bound = float(fields["le"].strip('"'))
+            buckets.setdefault(fields["stage"].strip('"'), []).append((bound, float(count)))
+    found = {}
+    for stage, rows in buckets.items():
+        rows.sort()
+        total = rows[-1][1]
+        found[stage] = next((b for b, c in rows if total and c >= q * total), float("nan"))
+    return found
+
+
+async def end_to_end(
+    env: dict[str, str], rate: float, seconds: float, logs: Path, extra: dict[str, str]
+) -> tuple[list[float], str]:
     """Latency publish -> visible in the query API, for every 100th event at a steady rate.
 
     Probes poll GET /api/v1/orders/{id} every 10 ms over one keep-alive connection pool, so
@@ -175,16 +226,14 @@ async def end_to_end(env: dict[str, str], rate: float, seconds: float, logs: Pat
         **env,
         "DATABASE_URL": url,
         "KAFKA_TOPIC": topic,
-        "OPS_PORT": "0",
+        "OPS_PORT": str(free_port()),
         "CONSUMER_GROUP": f"bench-e2e-{uuid.uuid4().hex[:6]}",
         "LOG_LEVEL": "WARNING",
-        "BATCH_TIMEOUT_MS": "20",
+        **extra,
     }
-    projection = start(
-        [sys.executable, "-m", "readside_projection.cli", "run"], penv, logs / "projection-e2e.log"
-    )
+    projection = start(projection_command("run"), penv, logs / "projection-e2e.log")
     query = start(
-        ["readside-query"], {**env, "DATABASE_URL": url, "PORT": port}, logs / "query-e2e.log"
+        query_command(), {**env, "DATABASE_URL": url, "PORT": port}, logs / "query-e2e.log"
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -206,7 +255,12 @@ async def end_to_end(env: dict[str, str], rate: float, seconds: float, logs: Pat
         sent_at: dict[int, float] = {}
         published = {index: asyncio.Event() for _, _, index in probes}
 
-        client = httpx.AsyncClient(base_url=base, timeout=5)
+        # Many watchers at high rates: they queue for a connection instead of failing.
+        client = httpx.AsyncClient(
+            base_url=base,
+            timeout=httpx.Timeout(5, pool=None),
+            limits=httpx.Limits(max_connections=32),
+        )
 
         async def watch(order_id: str, version: int, index: int) -> None:
             await published[index].wait()
@@ -227,8 +281,9 @@ async def end_to_end(env: dict[str, str], rate: float, seconds: float, logs: Pat
         watchers = [asyncio.create_task(watch(*p)) for p in probes]
         await publish(stamped(), brokers=env["KAFKA_BROKERS"], topic=topic, rate=rate)
         await asyncio.wait_for(asyncio.gather(*watchers), timeout=120)
+        metrics_text = (await client.get(f"http://127.0.0.1:{penv['OPS_PORT']}/metrics")).text
         await client.aclose()
-        return latencies
+        return latencies, metrics_text
     finally:
         for p in (projection, query):
             p.terminate()
@@ -252,64 +307,95 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
 
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """What runs side by side: this checkout (synchronous commit on and off) and, with
+    --compare, another checkout's projection on the same topic and machine."""
+    found = {
+        "this checkout": {},
+        "this checkout, PG_SYNCHRONOUS_COMMIT=off": {"PG_SYNCHRONOUS_COMMIT": "off"},
+    }
+    if args.compare:
+        found[f"{args.compare.name} (--compare)"] = source_path(args.compare.resolve())
+    return found
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--rate", type=float, default=2000.0)
+    parser.add_argument(
+        "--rates", default="2000,10000", help='end-to-end rates, events/s ("": none)'
+    )
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--latency-only", action="store_true", help="skip throughput and COPY")
+    parser.add_argument("--compare", type=Path, help="another checkout, run side by side")
     args = parser.parse_args()
     env = stack_env()
-    logs = ROOT / ".local" / "bench"
+    logs = REPO / ".local" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
-
-    if args.latency_only:
-        latencies = await end_to_end(env, args.rate, args.seconds, logs)
-        p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-        print(f"end-to-end at {args.rate:,.0f} events/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-        return
-    topic = f"bench-{uuid.uuid4().hex[:6]}"
-    orders = int(args.events / 2.6) + 1
-    messages = list(generate(orders, seed=uuid.uuid4().int % 1_000_000))[: args.events]
-    print(f"publishing {len(messages):,} events ({orders:,} orders) to {topic} ...", flush=True)
-    await publish(messages, brokers=env["KAFKA_BROKERS"], topic=topic)
-
-    results = {}
-    for processes in (1, 2):
-        results[processes] = await throughput(env, topic, len(messages), processes, logs)
-        print(
-            f"  {processes} process(es): {results[processes][0]:,.0f} events/s overall "
-            f"(incl. start-up), {results[processes][1]:,.0f} events/s after the first commit",
-            flush=True,
-        )
-
-    latencies = await end_to_end(env, args.rate, args.seconds, logs)
-    # The ceiling: COPY the rows the one-process run produced, against that run's time.
-    rows, copy_seconds = await copy_ceiling(results[1][2])
-    projection_seconds = len(messages) / results[1][1]
+    print(f"load average at the start: {load_average()}", flush=True)
+    rows: list[str] = []
+    copy_row: tuple[str, float] | None = None
+    if not args.latency_only:
+        topic = f"bench-{uuid.uuid4().hex[:6]}"
+        orders = int(args.events / 2.6) + 1
+        messages = list(generate(orders, seed=uuid.uuid4().int % 1_000_000))[: args.events]
+        print(f"publishing {len(messages):,} events ({orders:,} orders) to {topic} ...", flush=True)
+        await publish(messages, brokers=env["KAFKA_BROKERS"], topic=topic)
+        for name, extra in variants(args).items():
+            for processes in (1, 2):
+                overall, steady, url, rss = await throughput(
+                    env, topic, len(messages), processes, logs, extra
+                )
+                line = f"| {name} | {processes} | {steady:,.0f} | {overall:,.0f} | {rss:,.0f} |"
+                print(line, flush=True)
+                rows.append(line)
+                if copy_row is None:
+                    copy_row = (url, len(messages) / steady)
+    latencies: list[str] = []
+    for rate in (float(r) for r in args.rates.split(",") if r):
+        for name, extra in variants(args).items():
+            samples, metrics_text = await end_to_end(env, rate, args.seconds, logs, extra)
+            stages = {q: stage_quantiles(metrics_text, q) for q in (0.5, 0.99)}
+            shown = [
+                f"{name} p50<={stages[0.5][name] * 1000:g} p99<={stages[0.99][name] * 1000:g}"
+                for name in ("folded", "committed", "published")
+                if name in stages[0.5]
+            ]
+            print("    projection stages (oldest record of a batch, ms):", ", ".join(shown))
+            line = (
+                f"| {name} | {rate:,.0f} | {len(samples)} | {percentile(samples, 50) * 1000:.1f} "
+                f"| {percentile(samples, 99) * 1000:.1f} | {max(samples) * 1000:.1f} |"
+            )
+            print(line, flush=True)
+            latencies.append(line)
 
     print("\n## Projection benchmark")
-    print(f"machine: {os.cpu_count()} cores; broker, PostgreSQL and Redis on the same machine\n")
-    print("| measure | figure |")
-    print("|---|---|")
-    for processes, (overall, steady, _) in results.items():
+    print(f"machine: {os.cpu_count()} cores; broker, PostgreSQL and Redis on the same machine")
+    print(f"load average at the end: {load_average()}\n")
+    if rows:
         print(
-            f"| {len(messages):,} events, {processes} process(es), after first commit "
-            f"| {steady:,.0f} events/s |"
+            f"{args.events:,} events from one topic of 4 partitions, until every offset is stored\n"
         )
-        print(f"| same, including process start and group join | {overall:,.0f} events/s |")
-    print(
-        f"| end-to-end p50 at {args.rate:,.0f} events/s ({len(latencies)} samples) "
-        f"| {percentile(latencies, 50) * 1000:.1f} ms |"
-    )
-    p99 = percentile(latencies, 99) * 1000
-    print(f"| end-to-end p99 at {args.rate:,.0f} events/s | {p99:.1f} ms |")
-    print(f"| COPY of the final {rows:,} rows (ceiling) | {copy_seconds:.2f} s |")
-    print(
-        f"| projection of the {len(messages):,} events that made them, 1 process "
-        f"| {projection_seconds:.2f} s |"
-    )
-    print(f"| ratio projection / COPY | {projection_seconds / copy_seconds:.1f}x |")
+        print(
+            "| projection | processes | events/s after the first commit "
+            "| events/s incl. start-up | peak RSS MiB |"
+        )
+        print("|---|---:|---:|---:|---:|")
+        print("\n".join(rows))
+    if copy_row is not None:
+        copied, copy_seconds = await copy_ceiling(copy_row[0])
+        print(
+            f"\nCOPY of the final {copied:,} rows into an indexed copy of order_views: "
+            f"{copy_seconds:.2f} s; the first projection above took {copy_row[1]:.2f} s "
+            f"({copy_row[1] / copy_seconds:.1f}x the COPY)"
+        )
+    print("\n| projection | events/s | samples | p50 ms | p99 ms | max ms |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print("\n".join(latencies))
 
 
 if __name__ == "__main__":

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +31,8 @@ from readside_core.views import (
 )
 from readside_kafka import topic_partitions
 from readside_projection.events_tool import publish
+from readside_testkit.processes import projection_command
+from readside_testkit.waiting import eventually
 
 Message = tuple[bytes | None, bytes]
 
@@ -53,7 +52,7 @@ class ProjectionProcess:
         log = self.log_dir / f"projection-{id(self):x}-{self.starts}.log"
         self.logs.append(log)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "readside_projection.cli", "run"],
+            projection_command("run"),
             env={**os.environ, **self.env},
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
@@ -122,12 +121,8 @@ class ProjectionHarness:
         await admin.start()
         await consumer.start()
         try:
-            for _ in range(50):  # a topic just auto-created may take a moment to show up
-                if parts := await topic_partitions(admin, name):
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                pytest.fail(f"topic {name} never appeared on the broker")
+            # A topic just auto-created may take a moment to show up.
+            parts = await eventually(lambda: topic_partitions(admin, name), 5, f"topic {name}")
             ends = await consumer.end_offsets([TopicPartition(name, p) for p in parts])
             return {tp.partition: offset for tp, offset in ends.items()}
         finally:
@@ -156,15 +151,18 @@ class ProjectionHarness:
     ) -> None:
         """Poll until PostgreSQL's stored offsets reach the end of every partition."""
         ends = await self.end_offsets()
-        deadline = time.monotonic() + within
-        while True:
+        stored: dict[int, int] = {}
+
+        async def caught_up() -> bool:
+            nonlocal stored
             stored = await self.stored_offsets(group, schema)
-            if stored and all(stored.get(p, 0) >= end for p, end in ends.items() if end > 0):
-                return
-            if time.monotonic() > deadline:
-                logs = [p.log_tail() for p in self.processes]
-                pytest.fail(f"not caught up after {within}s: stored {stored}, end {ends}\n{logs}")
-            await asyncio.sleep(0.25)
+            return bool(stored) and all(stored.get(p, 0) >= e for p, e in ends.items() if e > 0)
+
+        try:
+            await eventually(caught_up, within, "the stored offsets to reach the end", 0.25)
+        except AssertionError:
+            logs = [p.log_tail() for p in self.processes]
+            pytest.fail(f"not caught up after {within}s: stored {stored}, end {ends}\n{logs}")
 
     async def read_model(self, schema: str = "public") -> ReadModel:
         engine = create_engine(self.database_url, schema=schema, pool_size=1)

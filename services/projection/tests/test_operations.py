@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -14,14 +12,10 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from readside_core.fixtures import read_messages
+from readside_testkit.ports import free_port
+from readside_testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str) -> httpx.Response | None:
@@ -31,25 +25,16 @@ def _get(url: str) -> httpx.Response | None:
         return None
 
 
-async def _poll(predicate: Any, within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.1)
-    return value
-
-
 async def test_ops_endpoint_reports_liveness_readiness_and_metrics(
     harness: Any, sample_events_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     await harness.publish(read_messages(sample_events_path))
     harness.projection(OPS_PORT=str(port))
     base = f"http://127.0.0.1:{port}"
-    await _poll(lambda: (r := _get(base + "/livez")) and r.status_code == 200, 30, "/livez")
+    await eventually(lambda: (r := _get(base + "/livez")) and r.status_code == 200, 30, "/livez")
     await harness.wait_caught_up()
-    ready = await _poll(
+    ready = await eventually(
         lambda: (r := _get(base + "/readyz")) and r.status_code == 200 and r,
         30,
         "/readyz to say ready",
@@ -107,5 +92,5 @@ async def test_a_batch_span_continues_the_producers_traceparent(
     def batch_spans() -> list[Any]:
         return [s for _, s in otlp_collector.spans() if s.name == "projection.batch"]
 
-    spans = await _poll(batch_spans, 20, "a projection.batch span at the collector")
+    spans = await eventually(batch_spans, 20, "a projection.batch span at the collector")
     assert spans[0].trace_id.hex() == trace_id

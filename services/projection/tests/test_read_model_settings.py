@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from readside_core.read_model import DEFAULT_LIVE, LiveReadModel
+from readside_core.read_model_version import PUBLIC, ReadModelVersion
 from readside_core.settings import SettingsError
-from readside_projection.read_model import follow
 from readside_projection.settings import ProjectionSettings
+from readside_projection.target_version import follow
 
 pytestmark = pytest.mark.unit
 
@@ -17,7 +17,7 @@ ENV = {"DATABASE_URL": "postgresql://u:p@db/readside", "CONSUMER_GROUP": "projec
 def test_unset_schema_follows_the_pointer_and_its_group() -> None:
     settings = ProjectionSettings.from_env(ENV)
     assert settings.read_model_schema is None
-    followed = follow(settings, LiveReadModel("rm_2", "projection-service-rm-2"))
+    followed = follow(settings, ReadModelVersion("rm_2", "projection-service-rm-2"))
     assert (followed.read_model_schema, followed.consumer_group) == (
         "rm_2",
         "projection-service-rm-2",
@@ -25,7 +25,7 @@ def test_unset_schema_follows_the_pointer_and_its_group() -> None:
 
 
 def test_no_pointer_row_means_public_and_the_configured_group() -> None:
-    followed = follow(ProjectionSettings.from_env(ENV), DEFAULT_LIVE)
+    followed = follow(ProjectionSettings.from_env(ENV), PUBLIC)
     assert (followed.read_model_schema, followed.consumer_group) == (
         "public",
         "projection-service",
@@ -36,7 +36,7 @@ def test_a_given_schema_wins_over_the_pointer() -> None:
     settings = ProjectionSettings.from_env(
         {**ENV, "READ_MODEL_SCHEMA": "rm_3", "CONSUMER_GROUP": "shadow"}
     )
-    followed = follow(settings, LiveReadModel("rm_2", "projection-service-rm-2"))
+    followed = follow(settings, ReadModelVersion("rm_2", "projection-service-rm-2"))
     assert (followed.read_model_schema, followed.consumer_group) == ("rm_3", "shadow")
 
 

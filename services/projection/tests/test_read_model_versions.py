@@ -3,13 +3,10 @@ migrate a version, project into it beside public, promote it, follow it, reset i
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,10 +16,13 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
 
-from readside_core.cache import cache_namespace, order_key
 from readside_core.db import create_engine
 from readside_core.fixtures import read_messages
+from readside_core.read_model_version import PUBLIC, read_model_version
 from readside_projection.generator import generate
+from readside_testkit.ports import free_port
+from readside_testkit.processes import projection_command
+from readside_testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ VERSIONS_TEST_REDIS_DB = 12
 
 def cli(harness: Any, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "readside_projection.cli", *args],
+        projection_command(*args),
         env={**os.environ, **harness.env(**env)},
         capture_output=True,
         text=True,
@@ -72,23 +72,6 @@ def versions(harness: Any) -> Any:
     harness.redis_url = f"{base}/{VERSIONS_TEST_REDIS_DB}"
     harness.schema = f"rm_{uuid.uuid4().hex[:8]}"
     return harness
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def poll(check: Any, within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while not (value := await check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.2)
-    return value
 
 
 async def test_migrate_creates_a_version_beside_public_and_is_idempotent(versions: Any) -> None:
@@ -177,7 +160,7 @@ async def test_a_shadow_rebuild_is_promoted_and_the_restarted_live_projection_fo
     assert await versions.stored_offsets(shadow_group) == {}  # public has no shadow offsets
     # The shadow wrote through into its own namespace only.
     shadow_keys = await redis_keys(versions, f"{schema}:order:*")
-    assert shadow_keys == {f"{schema}:{order_key(o)}" for o in rebuilt.orders}
+    assert shadow_keys == {f"{schema}:{PUBLIC.order_key(o)}" for o in rebuilt.orders}
     assert await redis_keys(versions, "order:*") == set()
     assert await redis_keys(versions, "gen:*") == set()
     assert await redis_keys(versions, f"{schema}:gen:*")
@@ -190,7 +173,7 @@ async def test_a_shadow_rebuild_is_promoted_and_the_restarted_live_projection_fo
     assert shadow.kill(signal.SIGTERM) == 0
     port = free_port()
     followed = versions.projection(OPS_PORT=str(port))
-    more = list(generate(20, seed=int(time.time())))
+    more = list(generate(20, seed=20))
     await versions.publish(more)
     await versions.wait_caught_up(group=shadow_group, schema=schema)
     model = await versions.read_model(schema)
@@ -207,7 +190,7 @@ async def test_a_shadow_rebuild_is_promoted_and_the_restarted_live_projection_fo
             return False
         return metric in response.text
 
-    await poll(exported, 30, "the read-model metric")
+    await eventually(exported, 30, "the read-model metric")
     followed.kill(signal.SIGTERM)
     log = versions.processes[-1].logs[-1].read_text()
     assert f"writing read model {schema} with consumer group {shadow_group}" in log
@@ -227,7 +210,7 @@ async def test_reset_works_on_one_version_and_flushes_only_its_namespace(
     assert "active member" in refused.stderr
     shadow.kill(signal.SIGTERM)
 
-    public_key = order_key(uuid.uuid4())
+    public_key = PUBLIC.order_key(uuid.uuid4())
     client = aioredis.from_url(versions.redis_url)
     await client.set(public_key, b"{}", ex=60)
     await client.aclose()
@@ -255,8 +238,8 @@ async def test_drop_read_model_refuses_public_and_the_live_one_and_removes_an_ol
         ok(cli(versions, "migrate", READ_MODEL_SCHEMA=schema))
     ok(cli(versions, "promote", "--schema", live, "--consumer-group", "g2"))
     client = aioredis.from_url(versions.redis_url)
-    old_keys = [cache_namespace(old).order_key(uuid.uuid4()) for _ in range(3)]
-    live_key = cache_namespace(live).order_key(uuid.uuid4())
+    old_keys = [read_model_version(old).order_key(uuid.uuid4()) for _ in range(3)]
+    live_key = read_model_version(live).order_key(uuid.uuid4())
     for key in [*old_keys, live_key]:
         await client.set(key, b"{}", ex=60)
     await client.aclose()
@@ -294,7 +277,7 @@ async def test_a_projection_given_an_unmigrated_version_waits_unready_until_it_i
         response = await readyz()
         return response is not None and f"READ_MODEL_SCHEMA={schema}" in response.text
 
-    await poll(says_unmigrated, 30, "/readyz to name the missing migration")
+    await eventually(says_unmigrated, 30, "/readyz to name the missing migration")
     assert (await readyz()).status_code == 503  # type: ignore[union-attr]
     ok(cli(versions, "migrate", READ_MODEL_SCHEMA=schema))
     await versions.wait_caught_up(group=group, schema=schema)

@@ -21,24 +21,21 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import redis
+from dataset import generate  # this directory: the script's own, first on sys.path
+
+from readside_core.db import create_engine
+from readside_core.views import OrderView
+from readside_testkit.processes import query_command, running_server
+from readside_testkit.read_model import write_views
+from readside_testkit.stack import fresh_database, stack_env
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[2]
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
-
-from dataset import generate  # noqa: E402
-from support import free_port, write_views  # noqa: E402
-
-from readside_core.db import create_engine  # noqa: E402
-from readside_core.views import OrderView  # noqa: E402
 
 BENCH_REDIS_DB = 14
 HOT_SET = 100
@@ -58,83 +55,12 @@ class Result:
         return self.requests / self.seconds
 
 
-def stack_env() -> dict[str, str]:
-    script = str(REPO / "hack" / "stack" / "stack.sh")
-    subprocess.run(["bash", script, "up"], check=True, capture_output=True)
-    out = subprocess.run(["bash", script, "env"], check=True, capture_output=True, text=True)
-    env = {}
-    for line in out.stdout.splitlines():
-        if line.startswith("export "):
-            name, _, value = line[len("export ") :].partition("=")
-            env[name] = value.strip("'\"")
-    return env
-
-
-@contextmanager
-def bench_database(admin_url: str) -> Iterator[str]:
-    name = f"readside_query_bench_{uuid.uuid4().hex[:8]}"
-    subprocess.run(["psql", admin_url, "-qc", f"CREATE DATABASE {name}"], check=True)
-    url = f"{admin_url.rpartition('/')[0]}/{name}"
-    try:
-        alembic = [sys.executable, "-m", "alembic", "-c", str(REPO / "migrations" / "alembic.ini")]
-        subprocess.run(
-            [*alembic, "upgrade", "head"],
-            env={**os.environ, "DATABASE_URL": url},
-            check=True,
-            capture_output=True,
-        )
-        yield url
-    finally:
-        subprocess.run(
-            ["psql", admin_url, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
-            check=False,
-        )
-
-
 async def load(url: str, views: list[OrderView]) -> None:
     engine = create_engine(url)
     try:
         await write_views(engine, views)
     finally:
         await engine.dispose()
-
-
-@contextmanager
-def server(command: list[str], env: dict[str, str], ready_path: str) -> Iterator[str]:
-    """Start a server process on a free port; yield its base URL once `ready_path` is 200."""
-    port = free_port()
-    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(
-        [part.replace("{port}", str(port)) for part in command],
-        env={**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1"},
-        cwd=HERE,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"{command[0]} exited:\n{log.read().decode()}")
-            try:
-                if httpx.get(base + ready_path, timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{command} not ready within 60s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def query_service(
@@ -147,7 +73,7 @@ def query_service(
         "LOCAL_CACHE_SIZE": str(local_cache_size),
         "LOG_LEVEL": "warning",
     }
-    return server([sys.executable, "-m", "readside_query.main"], env, "/readyz")
+    return running_server(query_command(), env, "/readyz")
 
 
 def bare_granian(interface: str, body_file: Path, workers: int = 1) -> AbstractContextManager[str]:
@@ -156,7 +82,7 @@ def bare_granian(interface: str, body_file: Path, workers: int = 1) -> AbstractC
         *("--host", "127.0.0.1", "--port", "{port}", "--workers", str(workers)),
         *("--log-level", "warning", "--http", "1", f"bare_app:{interface}_app"),
     ]
-    return server(command, {"BARE_BODY_FILE": str(body_file)}, "/")
+    return running_server(command, {"BARE_BODY_FILE": str(body_file)}, "/", cwd=HERE)
 
 
 def wrk(
@@ -255,7 +181,7 @@ def main() -> None:
     )
 
     results: list[Result] = []
-    with bench_database(env["DATABASE_URL"]) as database_url:
+    with fresh_database(env["DATABASE_URL"], "readside_query_bench") as database_url:
         asyncio.run(load(database_url, views))
         redis.Redis.from_url(redis_url).flushdb()
         body_file = Path(tempfile.mkstemp(suffix=".json")[1])

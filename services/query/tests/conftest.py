@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from uuid import UUID
 
 import httpx
 import pytest
+import redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from readside_core.db import create_engine
 from readside_core.views import OrderView
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from support import fold_file, running_query_service, write_views
+from readside_testkit.processes import running_query_service
+from readside_testkit.read_model import fold_file, write_views
 
 # Our own Redis database number: keys are fixed by the protocol, so this keeps them apart
 # from other suites' (pub/sub channels are shared by all databases, which is harmless).
@@ -25,8 +23,16 @@ QUERY_TEST_REDIS_DB = 7
 
 @pytest.fixture(scope="session")
 def query_redis_url(redis_url: str) -> str:
+    """This suite's Redis database, emptied first: bodies cached by an earlier run (of an
+    older body shape, say) must not answer for this one."""
     base, _, _ = redis_url.rpartition("/")
-    return f"{base}/{QUERY_TEST_REDIS_DB}"
+    url = f"{base}/{QUERY_TEST_REDIS_DB}"
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -9,19 +9,11 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from support import (
-    as_json,
-    cancelled,
-    confirmed,
-    created,
-    delivered,
-    eventually,
-    publish_changes,
-    shipped,
-    write_views,
-)
 
 from readside_core.views import OrderView, order_to_json, summarize_customer, summary_to_json
+from readside_testkit.orders import as_json, cancelled, confirmed, created, delivered, shipped
+from readside_testkit.read_model import publish_changes, write_views
+from readside_testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +50,8 @@ async def test_order_bodies_have_the_seed_shape(
     body = response.json()
     assert list(body) == [
         "order_id", "customer_id", "order_number", "status", "total_amount", "currency",
-        "items", "tracking_number", "carrier", "created_at", "updated_at", "version",
+        "items", "shipping_address", "tracking_number", "carrier", "created_at", "updated_at",
+        "version",
     ]  # fmt: skip
     assert isinstance(body["total_amount"], float)
     assert body["created_at"].endswith("Z")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
@@ -10,39 +9,17 @@ from uuid import uuid4
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from support import (
-    as_json,
-    confirmed,
-    created,
-    eventually,
-    publish_changes,
-    shipped,
-    stack,
-    write_views,
-)
 
 from readside_core.views import order_to_json
+from readside_testkit.api import get_json, metric
+from readside_testkit.orders import as_json, confirmed, created, shipped
+from readside_testkit.read_model import publish_changes, write_views
+from readside_testkit.stack import stack
+from readside_testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 AT = datetime(2031, 6, 1, tzinfo=UTC)
-
-
-async def get_json(api: httpx.AsyncClient, path: str) -> dict[str, object]:
-    response = await api.get(path)
-    assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
-    body: dict[str, object] = response.json()
-    return body
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """The sum of a metric's samples whose labels include `labels`."""
-    total = 0.0
-    for line in text.splitlines():
-        match = re.fullmatch(rf"{name}(?:\{{(.*)\}})? (\S+)", line)
-        if match and all(f'{k}="{v}"' in (match.group(1) or "") for k, v in labels.items()):
-            total += float(match.group(2))
-    return total
 
 
 async def test_a_cached_order_stays_until_the_projection_publishes_then_changes(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from readside_core.cache import Invalidation, cache_namespace, invalidation_encoder
+from readside_core.cache import Invalidation, invalidation_encoder
+from readside_core.read_model_version import read_model_version
 from readside_query.local_cache import LocalCache
 from readside_query.subscriber import apply_invalidation
 
@@ -161,7 +162,7 @@ def test_messages_are_applied_only_to_the_served_read_model_and_in_its_namespace
     put(cache, f"order:{order}", "public")
     put(cache, f"rm_2:order:{order}", "rm_2")
     put(cache, "rm_2:page:status:CREATED:q", b"p", scope="rm_2:status:CREATED")
-    rm_2 = cache_namespace("rm_2")
+    rm_2 = read_model_version("rm_2")
     public_message = Invalidation(orders=[order], scopes=["status:CREATED"], flush=True)
     assert apply_invalidation(cache, invalidation_encoder.encode(public_message), rm_2) == (
         "other_read_model"

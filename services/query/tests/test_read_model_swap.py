@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,12 +16,15 @@ from uuid import uuid4
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from support import as_json, created, eventually, running_query_service, shipped, write_views
-from test_cache_http import get_json, metric
 
 from readside_core.cache import INVALIDATION_CHANNEL, Invalidation, invalidation_encoder
 from readside_core.db import create_engine
 from readside_core.views import OrderStatus, OrderView, order_to_json
+from readside_testkit.api import get_json, metric
+from readside_testkit.orders import as_json, created, shipped
+from readside_testkit.processes import projection_command, running_query_service
+from readside_testkit.read_model import write_views
+from readside_testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +39,7 @@ def projection_cli(database_url: str, redis_url: str | None, *args: str, **env: 
     if redis_url:
         full["REDIS_URL"] = redis_url
     done = subprocess.run(
-        [sys.executable, "-m", "readside_projection.cli", *args],
+        projection_command(*args),
         env=full,
         capture_output=True,
         text=True,

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
 import redis
-from support import running_query_service
 
-from readside_core.cache import order_key
+from readside_core.read_model_version import PUBLIC
 from readside_core.views import OrderView
+from readside_testkit.processes import running_query_service
+from readside_testkit.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -32,17 +32,17 @@ def test_a_request_is_traced_through_http_sql_and_redis(
     }
     order_id = next(iter(sample_views))
     # A cache miss, whatever earlier tests cached: the request then reads PostgreSQL too.
-    redis.Redis.from_url(query_redis_url).delete(order_key(order_id))
+    redis.Redis.from_url(query_redis_url).delete(PUBLIC.order_key(order_id))
     with running_query_service(env) as base:
         assert httpx.get(f"{base}/api/v1/orders/{order_id}", timeout=5).status_code == 200
+
         # The readiness probe before the request makes SQL and Redis spans too: look only at
         # the spans that share the order request's trace.
-        deadline = time.monotonic() + 20
-        while True:
+        def request_traced_through_every_layer() -> bool:
             spans = otlp_collector.spans()
             traces = {s.trace_id for _, s in spans if "/api/v1/orders" in s.name}
             scopes = {name for name, s in spans if s.trace_id in traces}
-            if all(any(part in s for s in scopes) for part in ("asgi", "sqlalchemy", "redis")):
-                break
-            assert time.monotonic() < deadline, f"request trace has spans from {sorted(scopes)}"
-            time.sleep(0.2)
+            return all(any(part in s for s in scopes) for part in ("asgi", "sqlalchemy", "redis"))
+
+        what = "the order request's trace to have asgi, sqlalchemy and redis spans"
+        wait_until(request_traced_through_every_layer, 20, what, interval=0.2)

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from readside_core.cache import cache_namespace
+from readside_core.read_model_version import read_model_version
 from readside_query.edge import Edge
 from readside_query.errors import ApiError
 from readside_query.etag import TaggedBody
+from readside_query.live_version import LiveVersion, ReadModelFollower, ServedVersion
 from readside_query.local_cache import LocalCache
 from readside_query.reads import OrderReads
-from readside_query.versions import LiveVersion, ReadModelFollower, ServedVersion
+from readside_testkit.waiting import eventually
 
 pytestmark = pytest.mark.unit
 
@@ -52,7 +53,7 @@ class FakeEngine:
 
 
 def served(schema: str, local: LocalCache) -> ServedVersion:
-    reads = OrderReads(None, local, None, cache_namespace(schema))  # type: ignore[arg-type]
+    reads = OrderReads(None, local, None, read_model_version(schema))  # type: ignore[arg-type]
     return ServedVersion(schema, FakeEngine(), reads)  # type: ignore[arg-type]
 
 
@@ -74,7 +75,7 @@ async def test_requests_get_a_503_until_the_pointer_has_been_read() -> None:
     local = LocalCache(10, 60)
     await follower(FakeEngine(pointer=None), live, local).refresh()
     assert live.schema == "public"
-    assert live.order_prefix == "order:"
+    assert live.order_key_head == "order:"
 
 
 async def test_an_unreadable_pointer_keeps_the_version_served() -> None:
@@ -99,14 +100,14 @@ async def test_a_new_pointer_swaps_empties_the_local_cache_and_retires_the_old_e
 
     await the_follower.refresh()
     assert live.schema == "rm_2"
-    assert live.order_prefix == "rm_2:order:"
+    assert live.order_key_head == "rm_2:order:"
     assert len(local) == 0
     assert not local.put(key, b"old", ticket, key)  # its fill is refused
     await asyncio.sleep(0.2)
     assert not old.engine.disposed  # type: ignore[attr-defined]
     old.reads.in_flight = 0
-    await asyncio.sleep(0.2)
-    assert old.engine.disposed  # type: ignore[attr-defined]
+    retired: Any = old.engine
+    await eventually(lambda: retired.disposed, 5, "the old engine to be disposed")
     await the_follower.close()
 
 

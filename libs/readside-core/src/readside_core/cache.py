@@ -1,6 +1,7 @@
 """The cache protocol shared by the query service (reads, fills) and the projection (updates).
 
-Redis layout of the `public` read model (every entry expires after CACHE_TTL_SECONDS):
+The keys themselves belong to a read-model version (readside_core.read_model_version). In
+Redis every entry expires after CACHE_TTL_SECONDS; for the `public` version:
 - `order:{uuid}`: the order's JSON response body (the seed's key, `version` its last field).
   Written only through `SET_IF_NEWER`, which compares `version`, so a slow reader can never
   overwrite a newer value: the projection writes the new body after each commit (write-through), the
@@ -14,84 +15,20 @@ Redis layout of the `public` read model (every entry expires after CACHE_TTL_SEC
 - channel `readside:invalidate`: after each commit the projection publishes the order ids and
   scopes it changed, so query pods drop the same entries from their in-process caches.
 
-Every other read-model version (readside_core.read_model) has the same keys behind a prefix,
-`{schema}:` (`rm_2:order:{uuid}`, `rm_2:gen:customer:{uuid}`...): its *namespace*. A shadow
-rebuild therefore never touches the live entries, and after a swap no entry of the old version
-can be read. Messages on the (single) channel name their version's schema; a swap message
-tells query pods to re-read the live pointer at once.
+Every other version has the same keys behind the prefix `{schema}:`. Messages on the
+(single) channel name their version's schema; a swap message tells query pods to re-read the
+live pointer at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
-from uuid import UUID
 
 import msgspec
 
-from readside_core.read_model import PUBLIC_SCHEMA, check_schema_name
+from readside_core.read_model_version import PUBLIC_SCHEMA
 
 INVALIDATION_CHANNEL: Final = "readside:invalidate"
-
-
-def order_key(order_id: UUID | str) -> str:
-    return f"order:{order_id}"
-
-
-def customer_scope(customer_id: UUID | str) -> str:
-    return f"customer:{customer_id}"
-
-
-def status_scope(status: str) -> str:
-    return f"status:{status}"
-
-
-def generation_key(scope: str) -> str:
-    return f"gen:{scope}"
-
-
-def page_key(scope: str, generation: int, query: str) -> str:
-    return f"page:{scope}:{generation}:{query}"
-
-
-@dataclass(frozen=True, slots=True)
-class CacheNamespace:
-    """The Redis keys of one read-model version: `public`'s as above, others' prefixed."""
-
-    schema: str
-    prefix: str  # "" for public, "{schema}:" for any other version
-
-    def order_key(self, order_id: UUID | str) -> str:
-        return f"{self.prefix}order:{order_id}"
-
-    def number_key(self, order_number: str) -> str:
-        return f"{self.prefix}order_number:{order_number}"
-
-    def generation_key(self, scope: str) -> str:
-        return f"{self.prefix}gen:{scope}"
-
-    def page_head(self, scope: str) -> str:
-        """A page key up to its generation (GET_PAGE appends `{generation}:{query}`)."""
-        return f"{self.prefix}page:{scope}:"
-
-    def page_key(self, scope: str, generation: int, query: str) -> str:
-        return f"{self.page_head(scope)}{generation}:{query}"
-
-    def key_patterns(self) -> tuple[str, ...]:
-        """SCAN patterns matching every key of this version, and only those."""
-        if not self.prefix:
-            return ("order:*", "order_number:*", "page:*", "gen:*")
-        return (f"{self.prefix}*",)
-
-
-PUBLIC_NAMESPACE: Final = CacheNamespace(PUBLIC_SCHEMA, "")
-
-
-def cache_namespace(schema: str) -> CacheNamespace:
-    """The namespace of a read-model version (InvalidSchemaName for a bad schema name)."""
-    if schema == PUBLIC_SCHEMA:
-        return PUBLIC_NAMESPACE
-    return CacheNamespace(schema, f"{check_schema_name(schema)}:")
 
 
 class Invalidation(msgspec.Struct, frozen=True):
@@ -107,6 +44,10 @@ class Invalidation(msgspec.Struct, frozen=True):
     # True for `readside-projection promote`'s note that the live pointer moved to `schema`:
     # pods re-read the pointer now instead of at their next poll.
     swap: bool = False
+    # The next offsets stored with this commit, by topic and partition: what read-after-write
+    # requests wait for (readside_query.gating). Sent after every commit, even one that
+    # changed no order.
+    offsets: dict[str, dict[int, int]] = {}
 
 
 invalidation_encoder = msgspec.json.Encoder()
@@ -130,7 +71,7 @@ end
 return written
 """
 
-# KEYS[1] = generation key; ARGV = page head (CacheNamespace.page_head), query, ttl seconds.
+# KEYS[1] = generation key; ARGV = page head (ReadModelVersion.page_head), query, ttl seconds.
 # Returns {generation, page or false}.
 # Reading refreshes the generation's expiry (twice the TTL): a generation key can only
 # lapse, and restart from zero, once every page filled under it has expired.

@@ -10,11 +10,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import msgspec
 import sqlalchemy.ext.asyncio as sa_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from readside_core.read_model import PUBLIC_SCHEMA, check_schema_name
+from readside_core.read_model_version import PUBLIC_SCHEMA, check_schema_name
 from readside_core.views import json_encoder
 
 
@@ -57,4 +58,41 @@ def create_engine(
         json_deserializer=_json_decoder.decode,
         connect_args=connect_args,
         **kwargs,
+    )
+
+
+def plain_database_url(url: str) -> str:
+    """DATABASE_URL as asyncpg itself takes it (`postgresql://`), for the projection's hot path."""
+    return "postgresql://" + async_database_url(url).partition("://")[2]
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, encoder=_encode_json, decoder=_json_decoder.decode, schema="pg_catalog"
+        )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No reset on release: every user of the pool closes its own transaction."""
+
+
+async def create_pool(
+    url: str,
+    *,
+    schema: str = PUBLIC_SCHEMA,
+    size: int = 2,
+    server_settings: dict[str, str] | None = None,
+) -> asyncpg.Pool:
+    """An asyncpg pool on one read-model version, JSONB through msgspec (exact Decimals),
+    without SQLAlchemy: the projection's per-batch statements pay no ORM or pool overhead.
+    Connections are not reset on release (each user finishes its own transaction)."""
+    settings = {"search_path": f'"{check_schema_name(schema)}"', **(server_settings or {})}
+    return await asyncpg.create_pool(
+        plain_database_url(url),
+        min_size=0,  # lazy: the pool exists while PostgreSQL is still away
+        max_size=size,
+        init=_init_connection,
+        server_settings=settings,
+        reset=_keep_session,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from readside_core.schema import customer_summaries, order_views
+from readside_core.schema import consumer_offsets, customer_summaries, order_views
 from readside_core.views import CustomerSummary, OrderStatus, OrderView
 
 
@@ -43,7 +44,8 @@ class OrderFilters:
 NO_FILTERS = OrderFilters()
 
 
-def view_from_row(row: RowMapping) -> OrderView:
+def view_from_row(row: Mapping[Any, Any]) -> OrderView:
+    """A row of order_views (SQLAlchemy's RowMapping or an asyncpg Record) as a view."""
     return OrderView(
         order_id=row["order_id"],
         customer_id=row["customer_id"],
@@ -83,6 +85,15 @@ class OrderViewRepository:
         async with self._engine.connect() as conn:
             result = await conn.execute(query)
             return [view_from_row(row) for row in result.mappings()]
+
+    async def stored_offsets(self, group: str, topic: str) -> dict[int, int]:
+        """The next offsets the projection stored with the rows (read-after-write gates)."""
+        c = consumer_offsets.c
+        query = select(c.partition, c.next_offset).where(
+            c.consumer_group == group, c.topic == topic
+        )
+        async with self._engine.connect() as conn:
+            return {partition: offset for partition, offset in await conn.execute(query)}
 
     async def get_by_id(self, order_id: UUID) -> OrderView | None:
         views = await self._fetch(select(order_views).where(order_views.c.order_id == order_id))

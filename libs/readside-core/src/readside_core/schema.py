@@ -3,7 +3,7 @@
 `order_views` keeps the seed's columns, types and indexes (migration 003); `event_ids` is added.
 The tables carry no schema name: a versioned read model (blue-green rebuild) is the same
 tables in another PostgreSQL schema, selected by the engine's connections' search_path
-(readside_core.db, readside_core.read_model).
+(readside_core.db, readside_core.read_model_version).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ JSON numbers (Decimal inside, never float).
 from __future__ import annotations
 
 import enum
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -58,15 +59,30 @@ def format_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"(?P<zone>[Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
+
+
 def parse_time(value: str) -> datetime:
-    """An RFC 3339 time with a timezone, as UTC; ValueError says what is wrong with it."""
+    """An RFC 3339 time with a timezone, as UTC; ValueError says what is wrong with it.
+
+    The one parser of times given by users: query parameters, `reset --timestamp`, a
+    ProjectionReplay's `from.timestamp`.
+    """
+    text = value.strip()
+    matched = _RFC3339.fullmatch(text)
+    if matched is not None and matched["zone"] is None:
+        raise ValueError(f"{value!r} has no timezone: add Z or an offset like +02:00")
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("z", "Z").replace("Z", "+00:00"))
+        if matched is None:
+            raise ValueError
+        # fromisoformat takes at most 6 fraction digits: nanoseconds are cut to micro.
+        text = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", text.upper().replace(" ", "T"))
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
         raise ValueError(f"{value!r} is not an RFC 3339 time like 2024-03-01T09:00:00Z") from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no timezone: add Z or an offset like +02:00")
-    return parsed.astimezone(UTC)
 
 
 def order_to_json(view: OrderView) -> dict[str, Any]:
@@ -79,6 +95,7 @@ def order_to_json(view: OrderView) -> dict[str, Any]:
         "total_amount": view.total_amount,
         "currency": view.currency,
         "items": view.items,
+        "shipping_address": view.shipping_address,
         "tracking_number": view.tracking_number,
         "carrier": view.carrier,
         "created_at": format_time(view.created_at),

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from sqlalchemy import text
 
-from readside_core.cache import cache_namespace
-from readside_core.db import create_engine
-from readside_core.read_model import PUBLIC_SCHEMA
+from readside_core.db import create_pool
+from readside_core.read_model_version import PUBLIC_SCHEMA, read_model_version
 from readside_core.telemetry import setup_tracing
 from readside_projection import metrics
 from readside_projection.cache_sync import CacheSync
 from readside_projection.consumer import Projection
 from readside_projection.ops import Health, serve_ops
-from readside_projection.read_model import resolve_with_retry
 from readside_projection.settings import ProjectionSettings
+from readside_projection.target_version import resolve_with_retry
 
 log = logging.getLogger(__name__)
 HEALTH_CHECK_SECONDS = 5.0
@@ -50,8 +49,8 @@ async def _check_health(projection: Projection) -> None:
     """Keep readiness current even while no events flow."""
     while True:
         try:
-            async with projection.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with asyncio.timeout(HEALTH_CHECK_SECONDS), projection.pool.acquire() as conn:
+                await conn.fetchval("SELECT 1")
             projection.health.database = None
         except Exception as exc:  # any failure to answer means not ready; say why
             projection.health.database = str(exc).splitlines()[0]
@@ -63,14 +62,28 @@ async def _check_health(projection: Projection) -> None:
         await asyncio.sleep(HEALTH_CHECK_SECONDS)
 
 
+def tune_garbage_collection() -> None:
+    """The views kept in memory (view_state.py) are a large, long-lived heap of containers;
+    with CPython's default thresholds the cyclic collector walks it over and over. Measured
+    (bench_projection, 100,000 events): 75 -> 50 us of CPU per event, 6,850 -> 9,940 events/s.
+    Reference counting frees the views as before; only cycle detection runs less often, and
+    what start-up built is frozen out of it."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 async def run(settings: ProjectionSettings) -> None:
     """Serve the ops endpoint, find the read model to write, then project until signalled."""
+    tune_garbage_collection()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     health = Health()
-    ops = await serve_ops(settings.ops_port, health) if settings.ops_port else None
+    ops = (
+        await serve_ops(settings.ops_port, health, settings.ops_host) if settings.ops_port else None
+    )
     try:
         resolved = await resolve_with_retry(settings, health, stop)
         if resolved is not None:
@@ -83,10 +96,13 @@ async def run(settings: ProjectionSettings) -> None:
 async def _project(settings: ProjectionSettings, health: Health, stop: asyncio.Event) -> None:
     schema = settings.read_model_schema or PUBLIC_SCHEMA
     metrics.READ_MODEL.labels(schema, settings.consumer_group).set(1)
-    engine = create_engine(settings.database_url, schema=schema, pool_size=2)
-    setup_tracing(
-        "readside-projection", sqlalchemy_engine=engine, redis=settings.redis_url is not None
+    pool = await create_pool(
+        settings.database_url,
+        schema=schema,
+        size=4,  # the writer, the loads of the consumer, seeks, the health check
+        server_settings={"synchronous_commit": "on" if settings.synchronous_commit else "off"},
     )
+    setup_tracing("readside-projection", redis=settings.redis_url is not None)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_brokers,
         group_id=settings.consumer_group,
@@ -104,11 +120,11 @@ async def _project(settings: ProjectionSettings, health: Health, stop: asyncio.E
         bootstrap_servers=settings.kafka_brokers, acks="all", enable_idempotence=True
     )
     cache = (
-        CacheSync(settings.redis_url, settings.cache_ttl_seconds, cache_namespace(schema))
+        CacheSync(settings.redis_url, settings.cache_ttl_seconds, read_model_version(schema))
         if settings.redis_url
         else None
     )
-    projection = Projection(settings, engine, consumer, producer, cache, health, stop)
+    projection = Projection(settings, pool, consumer, producer, cache, health, stop)
     checker: asyncio.Task[None] | None = None
     try:
         if not await _start_with_retry(
@@ -133,4 +149,4 @@ async def _project(settings: ProjectionSettings, health: Health, stop: asyncio.E
             await producer.stop()
         if cache is not None:
             await cache.close()
-        await engine.dispose()
+        await pool.close()

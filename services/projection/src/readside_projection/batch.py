@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from readside_core.cache import customer_scope, status_scope
 from readside_core.events import InvalidEvent, OrderCreated, OrderEvent, UnknownEvent, decode_event
 from readside_core.fold import FoldOutcome, fold_order_event
+from readside_core.read_model_version import customer_scope, status_scope
 from readside_core.views import OrderView
 
 TopicPartition = tuple[str, int]
@@ -29,6 +29,7 @@ class Record:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int = 0  # the record's timestamp (the producer's clock: publish time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,8 @@ class DecodedBatch:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     unknown: list[UnknownEvent] = field(default_factory=list)
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    records: int = 0
+    oldest_ms: int = 0  # the oldest record timestamp of the batch (0: none)
 
     @property
     def order_ids(self) -> set[UUID]:
@@ -59,6 +62,9 @@ def decode_batch(records: Iterable[Record]) -> DecodedBatch:
     """Decode every record; bad ones become dead letters, unknown types are set aside."""
     batch = DecodedBatch()
     for record in records:
+        batch.records += 1
+        if record.timestamp_ms and (not batch.oldest_ms or record.timestamp_ms < batch.oldest_ms):
+            batch.oldest_ms = record.timestamp_ms
         tp = (record.topic, record.partition)
         batch.next_offsets[tp] = max(batch.next_offsets.get(tp, 0), record.offset + 1)
         if record.value is None:
@@ -86,10 +92,27 @@ class BatchPlan:
     outcomes: Counter[str] = field(default_factory=Counter)
     scopes: set[str] = field(default_factory=set)
     missing: list[OrderEvent] = field(default_factory=list)
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    records: int = 0
+    oldest_ms: int = 0
 
     @property
     def customers(self) -> set[UUID]:
         return {view.customer_id for view in self.changed.values()}
+
+    def absorb(self, later: BatchPlan) -> None:
+        """Add a plan folded after this one (on top of its views): one transaction for both.
+
+        Dead letters and counts were acted on when each plan was made; only what is written
+        and invalidated is merged.
+        """
+        self.changed.update(later.changed)
+        self.created |= later.created
+        self.scopes |= later.scopes
+        self.next_offsets.update(later.next_offsets)
+        self.records += later.records
+        if later.oldest_ms and (not self.oldest_ms or later.oldest_ms < self.oldest_ms):
+            self.oldest_ms = later.oldest_ms
 
 
 def plan_batch(
@@ -103,7 +126,12 @@ def plan_batch(
     number belongs to another order cannot be stored (order_number is UNIQUE), so it is
     dead-lettered with a reason instead of failing the whole transaction.
     """
-    plan = BatchPlan(dead_letters=list(batch.dead_letters))
+    plan = BatchPlan(
+        dead_letters=list(batch.dead_letters),
+        next_offsets=dict(batch.next_offsets),
+        records=batch.records,
+        oldest_ms=batch.oldest_ms,
+    )
     plan.outcomes["skipped_unknown"] = len(batch.unknown)
     owners = dict(number_owners)
     for record, event in batch.events:

@@ -4,7 +4,7 @@ Changed orders are written through with SET_IF_NEWER, touched scopes get new gen
 an Invalidation goes out on the pub/sub channel for the in-process caches. If Redis is away
 the work is kept and retried after the next commit; past `max_pending` orders the oldest are
 dropped (their Redis entries then expire by TTL) and the next message asks pods to flush.
-Keys and messages are those of the read-model version this process writes (its namespace).
+Keys and messages are those of the read-model version this process writes.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from redis.exceptions import RedisError
 from readside_core.cache import (
     BUMP_GENERATIONS,
     INVALIDATION_CHANNEL,
-    PUBLIC_NAMESPACE,
     SET_IF_NEWER,
-    CacheNamespace,
     Invalidation,
     invalidation_encoder,
 )
+from readside_core.read_model_version import PUBLIC, ReadModelVersion
 from readside_core.views import OrderView, json_encoder, order_to_json
 from readside_projection.metrics import CACHE_ERRORS
 
@@ -35,10 +34,10 @@ class CacheSync:
         self,
         redis_url: str,
         ttl_seconds: int,
-        namespace: CacheNamespace = PUBLIC_NAMESPACE,
+        version: ReadModelVersion = PUBLIC,
         max_pending: int = 100_000,
     ) -> None:
-        self._namespace = namespace
+        self._version = version
         self._redis = aioredis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         self._set_if_newer = self._redis.register_script(SET_IF_NEWER)
         self._bump = self._redis.register_script(BUMP_GENERATIONS)
@@ -46,17 +45,25 @@ class CacheSync:
         self._max_pending = max_pending
         self._orders: dict[UUID, OrderView] = {}
         self._scopes: set[str] = set()
+        self._offsets: dict[str, dict[int, int]] = {}
         self._flush = False
 
-    async def publish(self, changed: dict[UUID, OrderView], scopes: set[str]) -> None:
-        """Send these changes (and any left over from a failed attempt) to Redis."""
+    async def publish(
+        self,
+        changed: dict[UUID, OrderView],
+        scopes: set[str],
+        offsets: dict[tuple[str, int], int] | None = None,
+    ) -> None:
+        """Send these changes and stored offsets (and any left over from a failed attempt)."""
         self._orders.update(changed)
         self._scopes |= scopes
+        for (topic, partition), offset in (offsets or {}).items():
+            self._offsets.setdefault(topic, {})[partition] = offset
         if len(self._orders) > self._max_pending:
             for order_id in list(self._orders)[: len(self._orders) - self._max_pending]:
                 del self._orders[order_id]
             self._flush = True
-        if not self._orders and not self._scopes and not self._flush:
+        if not self._orders and not self._scopes and not self._flush and not self._offsets:
             return
         try:
             await self._send()
@@ -66,6 +73,7 @@ class CacheSync:
             return
         self._orders.clear()
         self._scopes.clear()
+        self._offsets = {}
         self._flush = False
 
     async def _send(self) -> None:
@@ -74,16 +82,17 @@ class CacheSync:
                 args: list[bytes | int] = [self._ttl]
                 for view in self._orders.values():
                     args += [view.version, json_encoder.encode(order_to_json(view))]
-                keys = [self._namespace.order_key(order_id) for order_id in self._orders]
+                keys = [self._version.order_key(order_id) for order_id in self._orders]
                 await self._set_if_newer(keys=keys, args=args, client=pipe)
             if self._scopes:
-                keys = [self._namespace.generation_key(scope) for scope in sorted(self._scopes)]
+                keys = [self._version.generation_key(scope) for scope in sorted(self._scopes)]
                 await self._bump(keys=keys, args=[self._ttl], client=pipe)
             message = Invalidation(
                 orders=[str(order_id) for order_id in self._orders],
                 scopes=sorted(self._scopes),
                 flush=self._flush,
-                schema=self._namespace.schema,
+                schema=self._version.schema,
+                offsets=self._offsets,
             )
             pipe.publish(INVALIDATION_CHANNEL, invalidation_encoder.encode(message))
             await pipe.execute()

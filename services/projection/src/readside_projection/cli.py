@@ -16,12 +16,18 @@ import logging
 import os
 import sys
 from collections.abc import Coroutine, Iterator
-from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
-from readside_core.read_model import InvalidSchemaName
+from readside_core.admin_commands import (
+    DropReadModel,
+    InvalidAdminCommand,
+    Promote,
+    Reset,
+    add_admin_parsers,
+    command_from_args,
+)
+from readside_core.read_model_version import InvalidSchemaName
 from readside_core.settings import SettingsError
-from readside_core.views import parse_time
 from readside_projection.settings import ProjectionSettings
 
 T = TypeVar("T")
@@ -42,49 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         description="With READ_MODEL_SCHEMA: that version (the schema is created). Without: "
         "public (which holds the live pointer), then the live version if it is another.",
     )
-    reset = sub.add_parser(
-        "reset",
-        help="empty the read models and rewind the stored and committed offsets",
-        description="Works on READ_MODEL_SCHEMA with CONSUMER_GROUP, or the live version and "
-        "group. Refuses while the consumer group has active members.",
-    )
-    where = reset.add_mutually_exclusive_group(required=True)
-    where.add_argument("--earliest", action="store_true", help="from the start of every partition")
-    where.add_argument("--timestamp", help="from the first offset at or after this RFC 3339 time")
-    where.add_argument("--offsets", help="PARTITION:OFFSET,... (unlisted partitions: earliest)")
-    reset.add_argument("--dry-run", action="store_true", help="print the offsets, change nothing")
-    promote = sub.add_parser(
-        "promote",
-        help="make a read-model version live (the query service switches to it at once)",
-        description="Checks the schema holds a migrated read model, moves the live pointer in "
-        "one transaction, then tells query pods. Idempotent.",
-    )
-    promote.add_argument("--schema", required=True, help="the version's PostgreSQL schema")
-    promote.add_argument(
-        "--consumer-group", required=True, help="the group whose projection keeps it current"
-    )
-    drop = sub.add_parser(
-        "drop-read-model",
-        help="drop a read-model version that is not live, and its cache keys",
-        description="Refuses public and the live version. Idempotent: an absent schema is done.",
-    )
-    drop.add_argument("--schema", required=True, help="the version's PostgreSQL schema")
-    drop.add_argument(
-        "--grace-seconds",
-        type=float,
-        default=10.0,
-        help="within this long of a promote, wait that out first: query pods that missed the "
-        "swap message switch at their next poll (default 10)",
-    )
+    add_admin_parsers(sub)
     sub.add_parser("read-model-status", help="print the live version and group as JSON")
     return parser
-
-
-def _parse_time(value: str) -> datetime:
-    try:
-        return parse_time(value)
-    except ValueError as exc:
-        _exit(REFUSED, f"reset refused: --timestamp {exc}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,10 +66,10 @@ def main(argv: list[str] | None = None) -> None:
     command = args.command or "run"
     if command == "migrate":
         _migrate(settings)
-    elif command == "reset":
-        _reset(settings, args)
-    elif command in ("promote", "drop-read-model", "read-model-status"):
-        _version_command(settings, command, args)
+    elif command in (Reset.NAME, Promote.NAME, DropReadModel.NAME):
+        _admin_command(settings, args)
+    elif command == "read-model-status":
+        _read_model_status(settings)
     else:
         from readside_projection.app import run
 
@@ -124,8 +90,9 @@ def _reporting(command: str) -> Iterator[None]:
     from aiokafka.errors import KafkaError
     from sqlalchemy.exc import DBAPIError
 
+    from readside_kafka import KafkaLookupError
     from readside_projection.reset import ResetError
-    from readside_projection.versions import CacheNotCleaned, VersionRefused
+    from readside_projection.version_admin import CacheNotCleaned, VersionRefused
 
     try:
         yield
@@ -135,7 +102,7 @@ def _reporting(command: str) -> Iterator[None]:
         _exit(FAILED, f"{command} failed: {exc}")
     except (DBAPIError, asyncpg.PostgresError, OSError) as exc:
         _exit(FAILED, f"{command} failed: PostgreSQL: {str(exc).splitlines()[0]}")
-    except KafkaError as exc:
+    except (KafkaError, KafkaLookupError) as exc:
         _exit(FAILED, f"{command} failed: Kafka: {exc}")
     except redis.exceptions.RedisError as exc:
         _exit(FAILED, f"{command} failed: Redis: {exc}")
@@ -158,57 +125,61 @@ def _migrate(settings: ProjectionSettings) -> None:
     print(json.dumps({"schemas": schemas, "revision": head_revision()}))
 
 
-def _reset(settings: ProjectionSettings, args: argparse.Namespace) -> None:
-    from readside_projection.reset import ResetError, ResetTarget, parse_offsets, reset
-
+def _admin_command(settings: ProjectionSettings, args: argparse.Namespace) -> None:
+    """reset, promote or drop-read-model, parsed by the contract the operator builds with."""
     try:
-        target = ResetTarget(
-            earliest=args.earliest,
-            timestamp=_parse_time(args.timestamp) if args.timestamp else None,
-            offsets=parse_offsets(args.offsets) if args.offsets else None,
+        command = command_from_args(args)
+    except InvalidAdminCommand as exc:
+        _exit(REFUSED, f"{args.command} refused: {exc}")
+    if isinstance(command, Reset):
+        _reset(settings, command)
+        return
+    from readside_projection import version_admin
+
+    if isinstance(command, Promote):
+        from readside_projection.migrate import head_revision
+
+        promote = version_admin.promote(
+            settings.database_url,
+            settings.redis_url,
+            command.schema,
+            command.consumer_group,
+            head_revision(),
         )
-    except ResetError as exc:
-        _exit(REFUSED, f"reset refused: {exc}")
-    used, offsets = _run("reset", reset(settings, target, dry_run=args.dry_run))
-    print(
-        json.dumps(
-            {
-                "dryRun": args.dry_run,
-                "topic": used.topic,
-                "group": used.consumer_group,
-                "schema": used.read_model_schema,
-                "offsets": {str(p): o for p, o in sorted(offsets.items())},
-            }
+        _print(_run(command.NAME, promote))
+    elif isinstance(command, DropReadModel):
+        drop = version_admin.drop_read_model(
+            settings.database_url, settings.redis_url, command.schema, command.grace_seconds
         )
+        _print(_run(command.NAME, drop))
+
+
+def _reset(settings: ProjectionSettings, command: Reset) -> None:
+    from readside_projection.reset import ResetTarget, reset
+
+    target = ResetTarget(
+        earliest=command.earliest, timestamp=command.timestamp, offsets=command.offsets
+    )
+    used, offsets = _run("reset", reset(settings, target, dry_run=command.dry_run))
+    _print(
+        {
+            "dryRun": command.dry_run,
+            "topic": used.topic,
+            "group": used.consumer_group,
+            "schema": used.read_model_schema,
+            "offsets": {str(p): o for p, o in sorted(offsets.items())},
+        }
     )
 
 
-def _version_command(settings: ProjectionSettings, command: str, args: argparse.Namespace) -> None:
-    from readside_projection import versions
+def _read_model_status(settings: ProjectionSettings) -> None:
+    from readside_projection import version_admin
 
-    report: dict[str, Any]
-    if command == "promote":
-        from readside_projection.migrate import head_revision
+    status = version_admin.read_model_status(settings.database_url, settings.consumer_group)
+    _print(_run("read-model-status", status))
 
-        report = _run(
-            command,
-            versions.promote(
-                settings.database_url,
-                settings.redis_url,
-                args.schema,
-                args.consumer_group,
-                head_revision(),
-            ),
-        )
-    elif command == "drop-read-model":
-        drop = versions.drop_read_model(
-            settings.database_url, settings.redis_url, args.schema, args.grace_seconds
-        )
-        report = _run(command, drop)
-    else:
-        report = _run(
-            command, versions.read_model_status(settings.database_url, settings.consumer_group)
-        )
+
+def _print(report: dict[str, Any]) -> None:
     print(json.dumps(report))
 
 

@@ -1,67 +1,49 @@
-"""The consumer loop: getmany -> fold -> one PostgreSQL transaction -> Kafka commit -> cache.
+"""The consumer loop: getmany -> fold on the views in memory -> hand the plan to the writer.
 
-Exactly once in effect: the rows and the next offsets commit together in PostgreSQL, and on
-every partition assignment the consumer seeks to the offsets stored there. Kafka's committed
-offsets are written after each transaction only so that standard tools see the lag.
+Exactly once in effect: the rows and the next offsets commit together in PostgreSQL (the
+writer, store.py), and on every partition assignment the consumer seeks to the offsets
+stored there. The loop folds batch N+1 while the writer commits batch N; what it folds on is
+its own copy of the views it owns (view_state.py), loaded from PostgreSQL only for orders it
+has not seen.
+
+Records are folded strictly in offset order per partition: a fetch that does not start where
+the last one ended (a buffer fetched before a seek, or a real hole left by transaction
+markers or compaction) is read again once from the expected offset; a hole that is still
+there is real, and counted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
-from aiokafka.structs import OffsetAndMetadata
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from aiokafka.errors import IllegalStateError, KafkaError
+from aiokafka.structs import ConsumerRecord
 
 from readside_projection import metrics, tracing
-from readside_projection.batch import (
-    BatchPlan,
-    DeadLetter,
-    DecodedBatch,
-    Record,
-    decode_batch,
-    plan_batch,
-)
+from readside_projection.batch import BatchPlan, DeadLetter, DecodedBatch, Record, decode_batch
+from readside_projection.batch import plan_batch as fold_batch
 from readside_projection.cache_sync import CacheSync
 from readside_projection.ops import Health
 from readside_projection.settings import ProjectionSettings
-from readside_projection.store import (
-    OffsetsFenced,
-    load_state,
-    read_offsets,
-    store_offsets,
-    write_views,
-)
+from readside_projection.store import load_views, number_owners, read_offsets
+from readside_projection.view_state import ViewState
+from readside_projection.writer import DB_OUTAGE, BatchWriter
 
 log = logging.getLogger(__name__)
-# While PostgreSQL restarts, asyncpg can raise its own errors at connect time ("the database
-# system is starting up"), unwrapped by SQLAlchemy: they are an outage too.
-_DB_OUTAGE = (
-    OperationalError,
-    InterfaceError,
-    OSError,
-    ConnectionError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-)
+PartitionKey = tuple[str, int]
 
 
 class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Seeks every newly assigned partition to the offset stored in PostgreSQL."""
-
     def __init__(self, loop: Projection) -> None:
         self._loop = loop
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        self._loop.generation += 1
-        for tp in revoked:
-            self._loop.positions.pop((tp.topic, tp.partition), None)
+        await self._loop.revoked(list(revoked))
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         self._loop.generation += 1
@@ -72,7 +54,7 @@ class Projection:
     def __init__(
         self,
         settings: ProjectionSettings,
-        engine: AsyncEngine,
+        pool: asyncpg.Pool,
         consumer: AIOKafkaConsumer,
         producer: AIOKafkaProducer,
         cache: CacheSync | None,
@@ -80,37 +62,61 @@ class Projection:
         stop: asyncio.Event | None = None,
     ) -> None:
         self.settings = settings
-        self.engine = engine
+        self.pool = pool
         self.consumer = consumer
         self.producer = producer
-        self.cache = cache
         self.health = health
-        # Next offset per assigned partition as stored in PostgreSQL (None: no row yet).
-        self.positions: dict[tuple[str, int], int | None] = {}
-        self.generation = 0  # bumped on every rebalance: a batch in hand is then dropped
+        self.state = ViewState(settings.view_cache_orders)
+        self.writer = BatchWriter(
+            pool,
+            settings.consumer_group,
+            self.state,
+            cache,
+            health,
+            max_pending_records=2 * settings.batch_max_records,
+            retry_max_seconds=settings.retry_max_seconds,
+        )
+        self.writer.on_dropped = self._seek_all_to_stored
+        self.writer.kafka.health = health
+        # Next offset to fold per assigned partition (None: nothing stored, from the start).
+        self.positions: dict[PartitionKey, int | None] = {}
+        self._reread: set[PartitionKey] = set()  # re-read once after a hole
+        self.generation = 0  # bumped on every rebalance and re-seek: a batch in hand is dropped
         self.stop = stop or asyncio.Event()
 
     def listener(self) -> ConsumerRebalanceListener:
         return _Assignment(self)
 
+    # -- assignment -----------------------------------------------------------------------
+
+    async def revoked(self, revoked: list[TopicPartition]) -> None:
+        """Commit what was folded for these partitions, then forget them and the views."""
+        self.generation += 1
+        await self.writer.drain()
+        keys = {(tp.topic, tp.partition) for tp in revoked}
+        for key in keys:
+            self.positions.pop(key, None)
+            self.writer.stored.pop(key, None)
+        await self.writer.kafka.flush(self.consumer)
+        self.state.clear()
+
+    async def _seek_all_to_stored(self) -> None:
+        """After the writer dropped what was folded: read it all again from PostgreSQL's
+        offsets (a partition taken away meanwhile is sought by the next assignment)."""
+        self.generation += 1
+        try:
+            await self.seek_to_stored(list(self.consumer.assignment()))
+        except IllegalStateError as exc:
+            log.info("re-seek skipped, a rebalance is under way: %s", exc)
+
     async def seek_to_stored(self, assigned: list[TopicPartition]) -> None:
-        delay = 0.1
-        while True:
-            try:
-                async with self.engine.connect() as conn:
-                    stored = await read_offsets(
-                        conn, self.settings.consumer_group, self.settings.topic
-                    )
-                break
-            except (*_DB_OUTAGE, DBAPIError) as exc:
-                self.health.database = f"cannot read stored offsets: {exc}"
-                log.warning("reading stored offsets failed, retrying in %.1fs: %s", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.settings.retry_max_seconds)
-        self.health.database = None
+        stored = await self._stored_offsets()
         for tp in assigned:
+            key = (tp.topic, tp.partition)
             offset = stored.get(tp.partition) if tp.topic == self.settings.topic else None
-            self.positions[(tp.topic, tp.partition)] = offset
+            self.positions[key] = offset
+            self.writer.stored[key] = offset
+            self._reread.discard(key)
             if offset is None:
                 await self.consumer.seek_to_beginning(tp)
             else:
@@ -118,121 +124,166 @@ class Projection:
                 metrics.STORED_OFFSET.labels(tp.topic, str(tp.partition)).set(offset)
         log.info("assigned %s, resuming from PostgreSQL offsets", _describe(assigned, stored))
 
-    async def run(self) -> None:
-        """Consume until `stop` is set; the batch in hand is finished and committed first."""
-        while not self.stop.is_set():
+    async def _stored_offsets(self) -> dict[int, int]:
+        delay = 0.1
+        while True:
             try:
-                fetched = await self.consumer.getmany(
-                    timeout_ms=self.settings.batch_timeout_ms,
-                    max_records=self.settings.batch_max_records,
-                )
-            except KafkaError as exc:
-                self.health.kafka = f"fetch failed: {exc}"
-                log.warning("fetch from Kafka failed: %s", exc)
-                await asyncio.sleep(1)
-                continue
-            unseeked = [
-                tp
-                for tp in fetched
-                if (tp.topic, tp.partition) not in self.positions
-                and tp in self.consumer.assignment()
-            ]
-            if unseeked:
-                # Records of a partition this consumer owns but has not positioned from
-                # PostgreSQL yet: never drop them silently, seek and read them again.
-                await self.seek_to_stored(unseeked)
-                fetched = {tp: rs for tp, rs in fetched.items() if tp not in unseeked}
-            records = self._fresh(fetched)
-            if records:
-                await self.process(records)
-            self._record_lag()
+                async with self.pool.acquire() as conn:
+                    stored = await read_offsets(
+                        conn, self.settings.consumer_group, self.settings.topic
+                    )
+                self.health.database = None
+                return stored
+            except DB_OUTAGE as exc:
+                self.health.database = f"cannot read stored offsets: {exc!r}"
+                log.warning("reading stored offsets failed, retrying in %.1fs: %r", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.retry_max_seconds)
 
-    def _fresh(self, fetched: dict[TopicPartition, list[object]]) -> list[Record]:
-        """Records of partitions still ours, past what PostgreSQL already holds."""
+    # -- the loop -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Consume until `stop` is set; what was folded is committed before returning."""
+        writer = asyncio.create_task(self.writer.run(), name="writer")
+        committer = asyncio.create_task(self.writer.kafka.run(self.consumer), name="kafka-commit")
+        try:
+            while not self.stop.is_set():
+                if writer.done():
+                    writer.result()  # the writer failed: raise its error here
+                await self._step()
+            self.writer.stopping = True
+            await _until(self.writer.drain(), writer)
+            committer.cancel()
+            await self.writer.kafka.flush(self.consumer)
+        finally:
+            writer.cancel()
+            committer.cancel()
+
+    async def _step(self) -> None:
+        try:
+            fetched = await self.consumer.getmany(
+                timeout_ms=self.settings.batch_timeout_ms,
+                max_records=self.settings.batch_max_records,
+            )
+        except KafkaError as exc:
+            self.health.kafka = f"fetch failed: {exc}"
+            log.warning("fetch from Kafka failed: %s", exc)
+            await asyncio.sleep(1)
+            return
+        unseeked = [
+            tp
+            for tp in fetched
+            if (tp.topic, tp.partition) not in self.positions and tp in self.consumer.assignment()
+        ]
+        if unseeked:
+            # Records of a partition this consumer owns but has not positioned from
+            # PostgreSQL yet: never drop them silently, seek and read them again.
+            await self.seek_to_stored(unseeked)
+            fetched = {tp: rs for tp, rs in fetched.items() if tp not in unseeked}
+        records = self._in_order(fetched)
+        if records:
+            await self.fold_and_submit(records)
+        self._record_lag()
+
+    def _in_order(
+        self, fetched: dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
+    ) -> list[Record]:
+        """Records that continue each partition exactly where the last batch ended."""
         records: list[Record] = []
         for tp, messages in fetched.items():
             key = (tp.topic, tp.partition)
             if key not in self.positions:
                 continue
-            floor = self.positions[key] or 0
+            expected = self.positions[key]
+            fresh = [m for m in messages if expected is None or m.offset >= expected]
+            if not fresh:
+                continue
+            first = fresh[0].offset
+            if expected is not None and first > expected:
+                if key not in self._reread:
+                    self._reread.add(key)
+                    self.consumer.seek(tp, expected)
+                    continue
+                metrics.OFFSET_GAPS.labels(tp.topic, str(tp.partition)).inc()
+                log.info("%s[%d]: no records in [%d, %d)", tp.topic, tp.partition, expected, first)
+            self._reread.discard(key)
             records.extend(
-                Record(m.topic, m.partition, m.offset, m.key, m.value, tuple(m.headers or ()))  # type: ignore[attr-defined]
-                for m in messages
-                if m.offset >= floor  # type: ignore[attr-defined]
+                Record(
+                    m.topic,
+                    m.partition,
+                    m.offset,
+                    m.key,
+                    m.value,
+                    tuple(m.headers or ()),
+                    m.timestamp or 0,
+                )
+                for m in fresh
             )
+            self.positions[key] = fresh[-1].offset + 1
         return records
 
-    async def process(self, records: list[Record]) -> None:
-        started = time.perf_counter()
-        decoded = decode_batch(records)
+    async def fold_and_submit(self, records: list[Record]) -> None:
         generation = self.generation
-        delay = 0.1
+        decoded = decode_batch(records)
         with tracing.batch_span(records) as span:
+            plan = await self._fold(decoded, generation)
+            if plan is None:
+                return
+            span.set_attribute("readside.events", len(decoded.events))
+        metrics.observe_freshness("folded", plan.oldest_ms)
+        if not await self._dead_letter(plan.dead_letters, generation):
+            return
+        if generation != self.generation:
+            log.info("rebalance while a batch was in hand: dropped, partitions re-seeked")
+            return
+        _count(plan)
+        self.state.put(plan.changed)
+        await self.writer.submit(plan)
+
+    async def _fold(self, decoded: DecodedBatch, generation: int) -> BatchPlan | None:
+        """Fold on the views in memory, loading the others (None: a rebalance came first)."""
+        current = self.state.known(decoded.order_ids)
+        unknown = decoded.order_ids - current.keys()
+        owners = {n: o for n in decoded.new_order_numbers if (o := self.state.owner_of(n))}
+        numbers = decoded.new_order_numbers - owners.keys()
+        if unknown or numbers:
             while True:
-                if generation != self.generation:
-                    log.info("rebalance while a batch was in hand: dropped, partitions re-seeked")
-                    return
                 try:
-                    plan = await self._commit(decoded)
+                    async with self.pool.acquire() as conn:
+                        loaded = await load_views(conn, unknown)
+                        owners.update(await number_owners(conn, numbers))
                     break
-                except OffsetsFenced as exc:
-                    metrics.RETRIES.labels("fenced").inc()
-                    log.warning("%s; re-seeking to stored offsets", exc)
-                    await self.seek_to_stored(list(self.consumer.assignment()))
-                    return
-                except IntegrityError as exc:
-                    # Another member stored the same order number a moment ago: retry, the
-                    # conflict is then seen before the write and dead-lettered.
-                    metrics.RETRIES.labels("conflict").inc()
-                    log.warning("write conflict, retrying the batch: %s", exc.orig)
-                except (*_DB_OUTAGE, DBAPIError) as exc:
-                    metrics.RETRIES.labels("database").inc()
-                    self.health.database = str(exc).splitlines()[0]
-                    log.warning("PostgreSQL unavailable, retrying in %.1fs: %s", delay, exc)
-                except KafkaError as exc:
-                    metrics.RETRIES.labels("dead_letter").inc()
-                    self.health.kafka = f"dead-letter produce failed: {exc}"
-                    log.warning("dead-letter produce failed, retrying in %.1fs: %s", delay, exc)
-                if self.stop.is_set():
-                    log.warning("stopping with an uncommitted batch: it is read again on restart")
-                    return
+                except DB_OUTAGE as exc:
+                    self.health.database = str(exc).splitlines()[0] if str(exc) else repr(exc)
+                    log.warning("PostgreSQL unavailable while loading views, retrying: %r", exc)
+                    if self.stop.is_set() or generation != self.generation:
+                        return None
+                    await asyncio.sleep(min(self.settings.retry_max_seconds, 1.0))
+            if generation != self.generation:
+                return None
+            self.state.put(loaded)
+            current.update(loaded)
+        return fold_batch(decoded, current, owners)
+
+    async def _dead_letter(self, dead_letters: list[DeadLetter], generation: int) -> bool:
+        """Send the dead letters before their offsets can be stored (at least once in the
+        DLQ, never lost); False if stopped or rebalanced while Kafka refused them."""
+        delay = 0.1
+        while dead_letters:
+            try:
+                await self._send_dead_letters(dead_letters)
+                return True
+            except KafkaError as exc:
+                metrics.RETRIES.labels("dead_letter").inc()
+                self.health.kafka = f"dead-letter produce failed: {exc}"
+                log.warning("dead-letter produce failed, retrying in %.1fs: %s", delay, exc)
+                if self.stop.is_set() or generation != self.generation:
+                    return False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_seconds)
-            span.set_attribute("readside.events", len(decoded.events))
-        self.health.database = None
-        for (topic, partition), offset in decoded.next_offsets.items():
-            self.positions[(topic, partition)] = offset
-            metrics.STORED_OFFSET.labels(topic, str(partition)).set(offset)
-        for outcome, count in plan.outcomes.items():
-            metrics.EVENTS.labels(outcome).inc(count)
-        for event in plan.missing:
-            log.warning(
-                "%s %s for order %s, which does not exist: counted, not applied",
-                event.event_type,
-                event.event_id,
-                event.order_id,
-            )
-        metrics.BATCH_SIZE.observe(len(records))
-        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        await self._commit_kafka(decoded)
-        if self.cache is not None:
-            await self.cache.publish(plan.changed, plan.scopes)
+        return True
 
-    async def _commit(self, decoded: DecodedBatch) -> BatchPlan:
-        expected = {tp: self.positions.get(tp) for tp in decoded.next_offsets}
-        async with self.engine.begin() as conn:
-            current, owners = await load_state(conn, decoded.order_ids, decoded.new_order_numbers)
-            plan = plan_batch(decoded, current, owners)
-            # Dead letters go out before the commit: a crash in between sends them again
-            # (at least once in the DLQ), never loses them.
-            await self._dead_letter(plan.dead_letters)
-            await write_views(conn, plan.changed, plan.created)
-            await store_offsets(conn, self.settings.consumer_group, decoded.next_offsets, expected)
-        return plan
-
-    async def _dead_letter(self, dead_letters: list[DeadLetter]) -> None:
-        if not dead_letters:
-            return
+    async def _send_dead_letters(self, dead_letters: list[DeadLetter]) -> None:
         sends = [
             await self.producer.send(
                 self.settings.dlq_topic,
@@ -258,18 +309,6 @@ class Projection:
                 d.error,
             )
 
-    async def _commit_kafka(self, decoded: DecodedBatch) -> None:
-        offsets = {
-            TopicPartition(topic, partition): OffsetAndMetadata(offset, "")
-            for (topic, partition), offset in decoded.next_offsets.items()
-        }
-        try:
-            await self.consumer.commit(offsets)
-            self.health.kafka = None
-        except KafkaError as exc:
-            # PostgreSQL holds the truth; Kafka's copy catches up at the next commit.
-            log.info("Kafka offset commit skipped (%s); PostgreSQL has the offsets", exc)
-
     def _record_lag(self) -> None:
         # The assignment, not self.positions: during a rebalance the two briefly differ.
         for tp in self.consumer.assignment():
@@ -277,6 +316,27 @@ class Projection:
             position = self.positions.get((tp.topic, tp.partition))
             if end is not None and position is not None:
                 metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(end - position, 0))
+
+
+def _count(plan: BatchPlan) -> None:
+    for outcome, count in plan.outcomes.items():
+        metrics.EVENTS.labels(outcome).inc(count)
+    for event in plan.missing:
+        log.warning(
+            "%s %s for order %s, which does not exist: counted, not applied",
+            event.event_type,
+            event.event_id,
+            event.order_id,
+        )
+
+
+async def _until(waiting: Coroutine[Any, Any, None], writer: asyncio.Task[None]) -> None:
+    """Await `waiting` unless the writer task ends first (then raise its error, if any)."""
+    wait = asyncio.ensure_future(waiting)
+    await asyncio.wait({wait, writer}, return_when=asyncio.FIRST_COMPLETED)
+    if not wait.done():
+        wait.cancel()
+        writer.result()
 
 
 def _describe(assigned: list[TopicPartition], stored: dict[int, int]) -> str:

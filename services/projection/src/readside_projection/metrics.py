@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
@@ -12,12 +14,12 @@ EVENTS = Counter(
 )
 BATCH_SIZE = Histogram(
     "readside_projection_batch_size",
-    "Records per batch",
+    "Records per PostgreSQL transaction (fetches queued meanwhile are merged)",
     buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
 )
 BATCH_SECONDS = Histogram(
     "readside_projection_batch_seconds",
-    "Time to fold and commit one batch",
+    "Time of one PostgreSQL transaction (write and commit)",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 LAG = Gauge("readside_projection_lag", "Records behind the partition's end", ["topic", "partition"])
@@ -35,3 +37,22 @@ READ_MODEL = Gauge(
     "The read-model version (PostgreSQL schema) this process writes, and its consumer group",
     ["schema", "consumer_group"],
 )
+OFFSET_GAPS = Counter(
+    "readside_projection_offset_gaps",
+    "Holes in a partition's offsets confirmed by reading again (transaction markers, "
+    "compaction): the records around them were folded in order",
+    ["topic", "partition"],
+)
+FRESHNESS = Histogram(
+    "readside_projection_freshness_seconds",
+    "Age of the oldest record of a batch (now minus its Kafka timestamp, i.e. since it was "
+    "published) when the batch was folded, committed to PostgreSQL, and published to the "
+    "query cache (then it is visible in the API)",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+
+
+def observe_freshness(stage: str, oldest_ms: int) -> None:
+    if oldest_ms:
+        FRESHNESS.labels(stage).observe(max(time.time() - oldest_ms / 1000, 0.0))

@@ -15,8 +15,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from readside_core.read_model import PUBLIC_SCHEMA
-from readside_projection.read_model import read_live_pointer
+from readside_core.read_model_version import PUBLIC_SCHEMA
+from readside_projection.target_version import read_live_pointer
 
 
 def migrations_dir() -> Path:

@@ -15,49 +15,25 @@ import logging
 
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import delete, insert, text
 
-from readside_core.cache import (
-    INVALIDATION_CHANNEL,
-    CacheNamespace,
-    Invalidation,
-    cache_namespace,
-    invalidation_encoder,
-)
+from readside_core.cache import INVALIDATION_CHANNEL, Invalidation, invalidation_encoder
 from readside_core.db import create_engine
-from readside_core.read_model import PUBLIC_SCHEMA, missing_tables
+from readside_core.read_model_version import (
+    PUBLIC_SCHEMA,
+    ReadModelVersion,
+    missing_tables,
+    read_model_version,
+)
 from readside_core.schema import consumer_offsets
-from readside_kafka import ResetError, ResetTarget, plan_offsets, topic_partitions
-from readside_projection.read_model import resolve
+from readside_kafka import KafkaInspector, ResetError, ResetTarget
 from readside_projection.settings import ProjectionSettings
+from readside_projection.target_version import resolve
 
-__all__ = ["ResetError", "ResetTarget", "parse_offsets", "reset"]
+__all__ = ["ResetError", "ResetTarget", "reset"]
 
 log = logging.getLogger(__name__)
-
-
-def parse_offsets(text_value: str) -> dict[int, int]:
-    """`0:120,1:98` -> {0: 120, 1: 98}."""
-    offsets: dict[int, int] = {}
-    for item in filter(None, (part.strip() for part in text_value.split(","))):
-        partition, sep, offset = item.partition(":")
-        if not sep or not partition.isdigit() or not offset.isdigit():
-            raise ResetError(f"offset {item!r} is not PARTITION:OFFSET (for example 0:120,1:98)")
-        offsets[int(partition)] = int(offset)
-    if not offsets:
-        raise ResetError("no offsets given: use PARTITION:OFFSET[,PARTITION:OFFSET...]")
-    return offsets
-
-
-async def _active_members(admin: AIOKafkaAdminClient, group: str) -> int:
-    described = await admin.describe_consumer_groups([group])
-    members = 0
-    for response in described:
-        for entry in response.groups:
-            members += len(entry[5])  # (error, group, state, protocol_type, protocol, members)
-    return members
 
 
 async def reset(
@@ -67,36 +43,20 @@ async def reset(
     settings = await resolve(settings)
     schema = settings.read_model_schema or PUBLIC_SCHEMA
     await _check_read_model(settings.database_url, schema)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_brokers)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_brokers,
-        group_id=settings.consumer_group,
-        enable_auto_commit=False,
-    )
-    await admin.start()
-    await consumer.start()
-    try:
-        partitions = await topic_partitions(admin, settings.topic)
-        offsets = await plan_offsets(consumer, partitions, settings.topic, target)
+    async with KafkaInspector(settings.kafka_brokers) as kafka:
+        offsets = await kafka.plan_offsets(settings.topic, target)
         if dry_run:
             return settings, offsets
-        members = await _active_members(admin, settings.consumer_group)
-        if members:
-            raise ResetError(
-                f"consumer group {settings.consumer_group} has {members} active member(s): "
-                "scale the projection to 0 (or stop it) and run the reset again"
-            )
-        await _reset_database(settings, schema, offsets)
-        tps = {
-            TopicPartition(settings.topic, p): OffsetAndMetadata(o, "") for p, o in offsets.items()
-        }
-        consumer.assign(list(tps))
-        await consumer.commit(tps)
-    finally:
-        await consumer.stop()
-        await admin.close()
+        group = await kafka.group_state(settings.consumer_group)
+    if group.members:
+        raise ResetError(
+            f"consumer group {settings.consumer_group} has {group.members} active member(s): "
+            "scale the projection to 0 (or stop it) and run the reset again"
+        )
+    await _reset_database(settings, schema, offsets)
+    await _commit_to_kafka(settings, offsets)
     if settings.redis_url:
-        await _flush_cache(settings.redis_url, cache_namespace(schema))
+        await _flush_cache(settings.redis_url, read_model_version(schema))
     return settings, offsets
 
 
@@ -143,20 +103,38 @@ async def _reset_database(
         await engine.dispose()
 
 
-async def _flush_cache(redis_url: str, namespace: CacheNamespace) -> None:
+async def _commit_to_kafka(settings: ProjectionSettings, offsets: dict[int, int]) -> None:
+    """Kafka's committed offsets of the group, set to the figures PostgreSQL now holds."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_brokers,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        tps = {
+            TopicPartition(settings.topic, p): OffsetAndMetadata(o, "") for p, o in offsets.items()
+        }
+        consumer.assign(list(tps))
+        await consumer.commit(tps)
+    finally:
+        await consumer.stop()
+
+
+async def _flush_cache(redis_url: str, version: ReadModelVersion) -> None:
     """Drop the version's cached orders, pages and generations; tell query pods to flush."""
     try:
-        await unlink_namespace(redis_url, namespace)
+        await unlink_cache_keys(redis_url, version)
     except (OSError, aioredis.RedisError) as exc:
         log.warning("could not flush the query cache (entries expire by TTL): %s", exc)
 
 
-async def unlink_namespace(redis_url: str, namespace: CacheNamespace) -> int:
-    """Unlink every key of the namespace and publish a flush for it; how many keys went."""
+async def unlink_cache_keys(redis_url: str, version: ReadModelVersion) -> int:
+    """Unlink every cache key of the version and publish a flush for it; how many keys went."""
     client = aioredis.from_url(redis_url, socket_timeout=5)
     unlinked = 0
     try:
-        for pattern in namespace.key_patterns():
+        for pattern in version.key_patterns():
             batch: list[bytes] = []
             async for key in client.scan_iter(match=pattern, count=1000):
                 batch.append(key)
@@ -165,7 +143,7 @@ async def unlink_namespace(redis_url: str, namespace: CacheNamespace) -> int:
                     batch.clear()
             if batch:
                 unlinked += await client.unlink(*batch)
-        message = Invalidation(orders=[], scopes=[], flush=True, schema=namespace.schema)
+        message = Invalidation(orders=[], scopes=[], flush=True, schema=version.schema)
         await client.publish(INVALIDATION_CHANNEL, invalidation_encoder.encode(message))
     finally:
         await client.aclose()

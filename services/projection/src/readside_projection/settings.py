@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from readside_core.read_model import InvalidSchemaName, check_schema_name
+from readside_core.read_model_version import InvalidSchemaName, check_schema_name
 from readside_core.settings import SettingsError, env_float, env_int, env_optional, env_str
 
 
@@ -21,21 +21,33 @@ class ProjectionSettings:
     """CONSUMER_GROUP: Kafka consumer group, also the key of the stored offsets."""
     read_model_schema: str | None
     """READ_MODEL_SCHEMA: the read-model version (PostgreSQL schema) to write, with
-    CONSUMER_GROUP. Unset: the live version, as the live pointer says (see read_model.py)."""
+    CONSUMER_GROUP. Unset: the live version, as the live pointer says (see target_version.py)."""
     redis_url: str | None
     """REDIS_URL: where the query service caches; unset means no cache updates."""
     cache_ttl_seconds: int
     """CACHE_TTL_SECONDS: TTL of the cache entries the projection writes (300)."""
     ops_port: int
     """OPS_PORT: the /livez, /readyz and /metrics port (9091); 0 turns it off."""
+    ops_host: str
+    """OPS_HOST: the address the ops endpoint binds (0.0.0.0; `make up` uses 127.0.0.1)."""
     batch_max_records: int
-    """BATCH_MAX_RECORDS: the most records folded in one transaction (5000)."""
+    """BATCH_MAX_RECORDS: the most records taken from Kafka in one fetch (5000). Fetches
+    queued while a transaction runs are committed together (up to twice this)."""
     batch_timeout_ms: int
-    """BATCH_TIMEOUT_MS: how long getmany waits for records (100)."""
+    """BATCH_TIMEOUT_MS: how long an idle getmany waits for records (100); with records
+    available it returns at once."""
     session_timeout_ms: int
     """KAFKA_SESSION_TIMEOUT_MS: consumer group session timeout (10000)."""
     retry_max_seconds: float
     """RETRY_MAX_SECONDS: cap of the backoff while PostgreSQL or Kafka is away (5)."""
+    view_cache_orders: int
+    """VIEW_CACHE_ORDERS: order views kept in memory to fold on without reading PostgreSQL
+    (100000; about 1.5 KiB each)."""
+    synchronous_commit: bool
+    """PG_SYNCHRONOUS_COMMIT: `on` (default) waits for the WAL flush at each commit; `off`
+    does not. Off cannot break exactness (rows and offsets are lost or kept together, and
+    what is lost is read again from Kafka), but a PostgreSQL crash can briefly take back
+    changes the cache already showed."""
 
     @property
     def dlq_topic(self) -> str:
@@ -52,10 +64,13 @@ class ProjectionSettings:
             redis_url=env_optional("REDIS_URL", env=env),
             cache_ttl_seconds=env_int("CACHE_TTL_SECONDS", 300, minimum=1, env=env),
             ops_port=env_int("OPS_PORT", 9091, minimum=0, env=env),
+            ops_host=env_str("OPS_HOST", "0.0.0.0", env=env),
             batch_max_records=env_int("BATCH_MAX_RECORDS", 5000, minimum=1, env=env),
             batch_timeout_ms=env_int("BATCH_TIMEOUT_MS", 100, minimum=0, env=env),
             session_timeout_ms=env_int("KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=1000, env=env),
             retry_max_seconds=env_float("RETRY_MAX_SECONDS", 5.0, minimum=0.1, env=env),
+            view_cache_orders=env_int("VIEW_CACHE_ORDERS", 100_000, minimum=0, env=env),
+            synchronous_commit=_on_off("PG_SYNCHRONOUS_COMMIT", env),
         )
 
 
@@ -66,3 +81,10 @@ def _schema(value: str | None) -> str | None:
         return check_schema_name(value)
     except InvalidSchemaName as exc:
         raise SettingsError(f"READ_MODEL_SCHEMA: {exc}") from None
+
+
+def _on_off(name: str, env: Mapping[str, str] | None) -> bool:
+    value = env_str(name, "on", env=env).strip().lower()
+    if value not in ("on", "off"):
+        raise SettingsError(f"{name} must be on or off, not {value!r}")
+    return value == "on"

@@ -18,13 +18,15 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 
-from readside_core.cache import cache_namespace
 from readside_core.db import create_engine
+from readside_core.read_model_version import read_model_version
 from readside_core.repository import OrderViewRepository
 from readside_core.telemetry import setup_tracing
 from readside_query.breaker import CircuitBreaker
 from readside_query.edge import Edge
 from readside_query.errors import EXCEPTION_HANDLERS
+from readside_query.gating import GateConfig, Gates
+from readside_query.live_version import LiveVersion, ReadModelFollower, ServedVersion
 from readside_query.local_cache import LocalCache
 from readside_query.openapi import openapi_config
 from readside_query.probes import PROBE_ROUTES
@@ -33,7 +35,6 @@ from readside_query.redis_cache import RedisCache, connect_redis
 from readside_query.routes import ORDER_ROUTES
 from readside_query.settings import QuerySettings
 from readside_query.subscriber import InvalidationSubscriber
-from readside_query.versions import LiveVersion, ReadModelFollower, ServedVersion
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "readside-query"
@@ -65,13 +66,19 @@ def create_app(
                 settings.database_url, schema=schema, pool_size=settings.db_pool_size
             )
             repository = OrderViewRepository(engine)
-            reads = OrderReads(repository, local, redis_cache, cache_namespace(schema))
+            reads = OrderReads(repository, local, redis_cache, read_model_version(schema))
             return ServedVersion(schema, engine, reads)
 
         follower = ReadModelFollower(live, control, serve, local, settings.read_model_poll_seconds)
         await follower.refresh()
+        gates = Gates(settings.gated_max_waiting)
+        follower.on_switch = gates.reset
         subscriber = InvalidationSubscriber(
-            settings.redis_url, local, lambda: live.namespace, follower.poke
+            settings.redis_url,
+            local,
+            lambda: live.read_model,
+            follower.poke,
+            lambda message: gates.observe(message.offsets.get(settings.kafka_topic, {})),
         )
         tasks = [
             asyncio.create_task(subscriber.run(), name="invalidation-subscriber"),
@@ -84,6 +91,13 @@ def create_app(
             redis_required=settings.ready_requires_redis,
             subscriber=subscriber,
             follower=follower,
+            gates=gates,
+            gate_config=GateConfig(
+                settings.kafka_topic,
+                settings.consumer_group,
+                settings.gated_wait_seconds,
+                settings.gated_wait_max_seconds,
+            ),
         )
         try:
             yield

@@ -3,7 +3,7 @@
 `GET /api/v1/orders/{uuid}` whose body is in the in-process cache is answered here, before
 Litestar routes anything: the same bytes, headers, ETag and 304 handling as the Litestar
 route, at a fraction of the cost (see docs/benchmarks.md). Anything else, including every
-cache miss, goes to Litestar. The key is in the served read-model version's namespace: a
+cache miss, goes to Litestar. The key is the served read-model version's order key: a
 prefix held in memory (versions.LiveVersion), so no I/O decides the version.
 """
 
@@ -13,13 +13,14 @@ import time
 from typing import Any, Final
 
 from readside_query.etag import TaggedBody, none_match
+from readside_query.live_version import LiveVersion
 from readside_query.local_cache import LocalCache
 from readside_query.metrics import CACHE_STATS, REQUEST_STATS
-from readside_query.versions import LiveVersion
 
 ORDER_PREFIX: Final = "/api/v1/orders/"
 ORDER_TEMPLATE: Final = "/api/v1/orders/{order_id}"
 _ORDER_PATH_LENGTH: Final = len(ORDER_PREFIX) + 36  # a canonical UUID
+_ORDER_ID_START: Final = len(ORDER_PREFIX)
 _LOCAL_ORDER_HIT: Final = ("local", "order", "hit")
 
 
@@ -59,8 +60,9 @@ class Edge:
             len(path) == _ORDER_PATH_LENGTH
             and scope["method"] == "GET"
             and path.startswith(ORDER_PREFIX)
+            and not scope.get("query_string")  # a gated read (min_version...) waits in Litestar
         ):
-            tagged = self._local.get(self._live.order_prefix + path[15:])
+            tagged = self._local.get(self._live.order_key_head + path[_ORDER_ID_START:])
             if tagged is not None:
                 CACHE_STATS.lookups[_LOCAL_ORDER_HIT] += 1
                 status = await send_order(send, tagged, if_none_match(scope))

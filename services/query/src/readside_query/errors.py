@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 _CODES = {
     400: "bad_request",
     404: "not_found",
+    412: "not_reached",
     405: "method_not_allowed",
     413: "payload_too_large",
     429: "too_many_requests",
@@ -38,6 +39,11 @@ class ApiError(Exception):
         self.status_code = status_code
         self.message = message
         self.detail = detail or []
+        self.headers: dict[str, str] = {}
+
+    def with_headers(self, headers: dict[str, str]) -> ApiError:
+        self.headers.update(headers)
+        return self
 
 
 def bad_request(problems: list[dict[str, Any]]) -> ApiError:
@@ -66,7 +72,9 @@ def error_response(
 
 
 def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[bytes]:
-    return error_response(exc.status_code, exc.message, exc.detail)
+    response = error_response(exc.status_code, exc.message, exc.detail)
+    response.headers.update(exc.headers)
+    return response
 
 
 def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:

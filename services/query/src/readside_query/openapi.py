@@ -16,6 +16,7 @@ class OrderBody(msgspec.Struct):
     total_amount: float
     currency: str
     items: list[dict[str, Any]]
+    shipping_address: dict[str, Any] | None
     tracking_number: str | None
     carrier: str | None
     created_at: str
@@ -65,6 +66,20 @@ def ok(container: type, description: str) -> dict[int, ResponseSpec]:
 BAD_REQUEST = {400: ResponseSpec(data_container=ErrorBody, description="A bad parameter")}
 NOT_FOUND = {404: ResponseSpec(data_container=ErrorBody, description="Not found")}
 NOT_MODIFIED = {304: ResponseSpec(data_container=None, description="If-None-Match matched")}
+NOT_REACHED = {
+    412: ResponseSpec(
+        data_container=ErrorBody,
+        description="min_offsets or min_version not reached within `wait`: the detail says what "
+        "was asked and what was reached; Retry-After says when to try again",
+    )
+}
+BUSY = {
+    503: ResponseSpec(
+        data_container=ErrorBody,
+        description="Too many gated reads waiting in this instance (GATED_MAX_WAITING), or "
+        "PostgreSQL unavailable; Retry-After when it is the former",
+    )
+}
 
 
 def openapi_config() -> OpenAPIConfig:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from readside_core.repository import NO_FILTERS, OrderFilters
-from readside_core.views import OrderStatus, format_time
+from readside_core.views import OrderStatus, format_time, parse_time
 from readside_query.errors import bad_request
 
 DEFAULT_LIMIT = 20
@@ -28,10 +28,6 @@ STATUSES = ", ".join(s.value for s in OrderStatus)
 _INTEGER = re.compile(r"-?[0-9]{1,30}")
 # total_amount is DECIMAL(12,2): a bound with more digits would overflow in PostgreSQL.
 _AMOUNT = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
-_RFC3339 = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
-)
 # A '+' in a query string decodes to a space: "…T10:00:00 01:00" meant "+01:00".
 _PLUS_AS_SPACE = re.compile(r"(?<=[0-9]) (?=[0-9]{2}:[0-9]{2}$)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -142,12 +138,10 @@ def _integer(
 def _time(problems: list[dict[str, Any]], name: str, raw: str | None) -> datetime | None:
     if raw is None:
         return None
-    text = _PLUS_AS_SPACE.sub("+", raw.strip())
-    if _RFC3339.fullmatch(text):
-        try:
-            return datetime.fromisoformat(text.upper()).astimezone(UTC)
-        except ValueError:
-            pass
+    try:
+        return parse_time(_PLUS_AS_SPACE.sub("+", raw.strip()))
+    except ValueError:
+        pass
     message = (
         f"{name} must be an RFC 3339 time with a timezone, like 2024-03-01T09:00:00Z, "
         f"got {_shown(raw)}"

@@ -12,11 +12,11 @@ from litestar.response.base import ASGIResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from readside_core.read_model import PUBLIC_SCHEMA
+from readside_core.read_model_version import PUBLIC_SCHEMA
 from readside_core.views import json_encoder
+from readside_query.live_version import LiveVersion
 from readside_query.metrics import render_metrics
 from readside_query.redis_cache import RedisCache
-from readside_query.versions import LiveVersion
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,8 @@ async def readyz(request: Request[Any, Any, Any]) -> ASGIResponse:
 async def metrics() -> ASGIResponse:
     """Prometheus text exposition."""
     body, content_type = render_metrics()
-    return ASGIResponse(body=body, media_type=content_type)
+    # Litestar appends the charset to text/* media types itself: once is enough.
+    return ASGIResponse(body=body, media_type=content_type.replace("; charset=utf-8", ""))
 
 
 PROBE_ROUTES = [health, livez, readyz, metrics]

@@ -6,9 +6,10 @@ pages under the generation read *before* querying PostgreSQL, local entries only
 ticket taken before the read (see local_cache).
 
 One OrderReads serves one read-model version: its repository's engine reads that version's
-schema, and every key, in Redis and in process, is in that version's namespace. A request
-uses one OrderReads from start to end; `in_flight` counts the reads under way, so that a
-version being retired after a swap is disposed of only once they are done.
+schema, and every key, in Redis and in process, is one of that version's keys
+(readside_core.read_model_version). A request uses one OrderReads from start to end;
+`in_flight` counts the reads under way, so that a version being retired after a swap is
+disposed of only once they are done.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
-from readside_core.cache import PUBLIC_NAMESPACE, CacheNamespace, customer_scope, status_scope
+from readside_core.read_model_version import (
+    PUBLIC,
+    SUMMARY_QUERY,
+    ReadModelVersion,
+    customer_scope,
+    status_scope,
+)
 from readside_core.repository import OrderViewRepository
 from readside_core.views import OrderStatus, json_encoder, order_to_json, summary_to_json
 from readside_query.etag import TaggedBody
@@ -26,12 +33,11 @@ from readside_query.metrics import CACHE_STATS
 from readside_query.params import ListQuery
 from readside_query.redis_cache import RedisCache
 
-SUMMARY_QUERY = "summary"
-
 _LOOKUPS = CACHE_STATS.lookups
 
 P = ParamSpec("P")
 R = TypeVar("R")
+Body = TypeVar("Body", bytes, bytes | None)
 
 
 def _counted(
@@ -53,12 +59,12 @@ class OrderReads:
         repository: OrderViewRepository,
         local: LocalCache,
         redis: RedisCache,
-        namespace: CacheNamespace = PUBLIC_NAMESPACE,
+        version: ReadModelVersion = PUBLIC,
     ):
         self._repository = repository
         self._local = local
         self._redis = redis
-        self.namespace = namespace
+        self.version = version
         self.in_flight = 0
 
     @_counted
@@ -66,7 +72,7 @@ class OrderReads:
         return await self._order(order_id)
 
     async def _order(self, order_id: UUID) -> TaggedBody | None:
-        key = self.namespace.order_key(order_id)
+        key = self.version.order_key(order_id)
         hit: TaggedBody | None = self._local.get(key)
         if hit is not None:
             _LOOKUPS["local", "order", "hit"] += 1
@@ -88,20 +94,24 @@ class OrderReads:
         return tagged
 
     @_counted
+    async def stored_offsets(self, group: str, topic: str) -> dict[int, int]:
+        return await self._repository.stored_offsets(group, topic)
+
+    @_counted
     async def order_by_number(self, order_number: str) -> TaggedBody | None:
         order_id = await self._order_id(order_number)
         return None if order_id is None else await self._order(order_id)
 
     async def _order_id(self, order_number: str) -> UUID | None:
         # number -> id never changes: no invalidation needed, at either layer.
-        key = self.namespace.prefix + "number:" + order_number
+        key = self.version.number_key(order_number)
         hit: UUID | None = self._local.get(key)
         if hit is not None:
             _LOOKUPS["local", "number", "hit"] += 1
             return hit
         _LOOKUPS["local", "number", "miss"] += 1
         ticket = self._local.ticket(key)
-        cached = await self._redis.get_order_id(self.namespace.number_key(order_number))
+        cached = await self._redis.get_order_id(key)
         if cached is not None:
             _LOOKUPS["redis", "number", "hit"] += 1
             order_id = UUID(cached)
@@ -111,7 +121,7 @@ class OrderReads:
             if view is None:
                 return None
             order_id = view.order_id
-            await self._redis.fill_order_id(self.namespace.number_key(order_number), str(order_id))
+            await self._redis.fill_order_id(key, str(order_id))
         self._local.put(key, order_id, ticket, key)
         return order_id
 
@@ -133,9 +143,7 @@ class OrderReads:
                 }
             )
 
-        page = await self._page(customer_scope(customer_id), query.cache_query, "page", load)
-        assert page is not None
-        return page
+        return await self._page(customer_scope(customer_id), query.cache_query, "page", load)
 
     @_counted
     async def status_orders(self, status: OrderStatus, query: ListQuery) -> bytes:
@@ -152,9 +160,7 @@ class OrderReads:
                 }
             )
 
-        page = await self._page(status_scope(status.value), query.cache_query, "page", load)
-        assert page is not None
-        return page
+        return await self._page(status_scope(status.value), query.cache_query, "page", load)
 
     @_counted
     async def customer_summary(self, customer_id: UUID) -> bytes | None:
@@ -169,20 +175,21 @@ class OrderReads:
         scope: str,
         query: str,
         kind: str,
-        load: Callable[[], Awaitable[bytes | None]],
-    ) -> bytes | None:
-        ns = self.namespace
-        # In process: `{prefix}page:{scope}:{query}`, evicted with its scope `{prefix}{scope}`.
-        local_scope = ns.prefix + scope
-        key = f"{ns.prefix}page:{scope}:{query}"
-        hit: bytes | None = self._local.get(key)
+        load: Callable[[], Awaitable[Body]],
+    ) -> Body:
+        """A page through the layers; `load` reads PostgreSQL (None: nothing to show, e.g. a
+        customer without orders: answered, not cached)."""
+        version = self.version
+        local_scope = version.local_scope(scope)
+        key = version.local_page_key(scope, query)
+        hit: Body = self._local.get(key)
         if hit is not None:
             _LOOKUPS["local", kind, "hit"] += 1
             return hit
         _LOOKUPS["local", kind, "miss"] += 1
         ticket = self._local.ticket(local_scope)
         generation, body = await self._redis.get_page(
-            ns.generation_key(scope), ns.page_head(scope), query
+            version.generation_key(scope), version.page_head(scope), query
         )
         if body is not None:
             _LOOKUPS["redis", kind, "hit"] += 1
@@ -192,7 +199,7 @@ class OrderReads:
             if body is None:
                 return None
             if generation is not None:
-                await self._redis.fill_page(ns.page_key(scope, generation, query), body)
+                await self._redis.fill_page(version.page_key(scope, generation, query), body)
         self._local.put(key, body, ticket, local_scope, scope=local_scope)
         return body
 

@@ -5,7 +5,7 @@ every few seconds, and opens the circuit breaker, so later requests skip Redis f
 moment instead of waiting on it: a lookup then reports a miss and a fill does nothing.
 Requests never see a Redis error.
 
-Keys come from the caller (a readside_core.cache.CacheNamespace: one per read-model version),
+Keys come from the caller (a readside_core.cache.ReadModelVersion: one per read-model version),
 so one client and one breaker serve every version. `order_number:{order_number}` -> order id
 needs no invalidation (a number never changes); it expires with the TTL.
 """

@@ -43,6 +43,16 @@ class QuerySettings:
     read_model_poll_seconds: float = 2.0
     """READ_MODEL_POLL_SECONDS: how often the live read-model pointer is read (a swap message
     on the invalidation channel makes it read at once)."""
+    kafka_topic: str = "order-events"
+    """KAFKA_TOPIC: the topic whose offsets `min_offsets` names (the projection's)."""
+    consumer_group: str = "projection-service"
+    """CONSUMER_GROUP: the projection's group when no live pointer names one."""
+    gated_wait_seconds: float = 5.0
+    """GATED_WAIT_SECONDS: how long a gated read waits by default (5)."""
+    gated_wait_max_seconds: float = 30.0
+    """GATED_WAIT_MAX_SECONDS: the longest `wait` a request may ask for (30)."""
+    gated_max_waiting: int = 1000
+    """GATED_MAX_WAITING: gated reads waiting at once per process; beyond, 503 (1000)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> QuerySettings:
@@ -77,6 +87,11 @@ class QuerySettings:
             otlp_endpoint=(os.environ if env is None else env).get("OTEL_EXPORTER_OTLP_ENDPOINT")
             or None,
             read_model_poll_seconds=env_float("READ_MODEL_POLL_SECONDS", 2.0, minimum=0.1, env=env),
+            kafka_topic=env_str("KAFKA_TOPIC", "order-events", env=env),
+            consumer_group=env_str("CONSUMER_GROUP", "projection-service", env=env),
+            gated_wait_seconds=env_float("GATED_WAIT_SECONDS", 5.0, minimum=0.0, env=env),
+            gated_wait_max_seconds=env_float("GATED_WAIT_MAX_SECONDS", 30.0, minimum=0.0, env=env),
+            gated_max_waiting=env_int("GATED_MAX_WAITING", 1000, minimum=0, env=env),
         )
 
 

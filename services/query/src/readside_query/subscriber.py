@@ -18,12 +18,8 @@ from collections.abc import Callable
 import msgspec
 import redis.asyncio as aioredis
 
-from readside_core.cache import (
-    INVALIDATION_CHANNEL,
-    PUBLIC_NAMESPACE,
-    CacheNamespace,
-    invalidation_decoder,
-)
+from readside_core.cache import INVALIDATION_CHANNEL, Invalidation, invalidation_decoder
+from readside_core.read_model_version import PUBLIC, ReadModelVersion
 from readside_query.breaker import RateLimitedLog
 from readside_query.local_cache import LocalCache
 from readside_query.metrics import INVALIDATIONS, SUBSCRIPTIONS
@@ -33,10 +29,14 @@ log = logging.getLogger(__name__)
 
 
 def apply_invalidation(
-    local: LocalCache, data: bytes, serving: CacheNamespace | None = PUBLIC_NAMESPACE
+    local: LocalCache,
+    data: bytes,
+    serving: ReadModelVersion | None = PUBLIC,
+    on_applied: Callable[[Invalidation], None] = lambda _: None,
 ) -> str:
-    """Apply one pub/sub message to the local cache (holding `serving`'s entries); returns
-    the outcome for metrics: applied, flush, undecodable, swap or other_read_model."""
+    """Apply one pub/sub message to the local cache (holding `serving`'s entries), then hand
+    it to `on_applied` (read-after-write waiters); returns the outcome for metrics: applied,
+    flush, undecodable, swap or other_read_model."""
     try:
         message = invalidation_decoder.decode(data)
     except msgspec.DecodeError as exc:
@@ -50,11 +50,13 @@ def apply_invalidation(
         return "other_read_model"
     if message.flush:
         local.flush()
+        on_applied(message)
         return "flush"
     local.invalidate(
         [serving.order_key(order_id) for order_id in message.orders],
-        [serving.prefix + scope for scope in message.scopes],
+        [serving.local_scope(scope) for scope in message.scopes],
     )
+    on_applied(message)
     return "applied"
 
 
@@ -63,8 +65,9 @@ class InvalidationSubscriber:
         self,
         redis_url: str,
         local: LocalCache,
-        serving: Callable[[], CacheNamespace | None] = lambda: PUBLIC_NAMESPACE,
+        serving: Callable[[], ReadModelVersion | None] = lambda: PUBLIC,
         on_swap: Callable[[], None] = lambda: None,
+        on_applied: Callable[[Invalidation], None] = lambda _: None,
         *,
         connect_timeout: float = 1.0,
         ping_interval: float = 5.0,
@@ -75,6 +78,7 @@ class InvalidationSubscriber:
         self._local = local
         self._serving = serving
         self._on_swap = on_swap
+        self._on_applied = on_applied
         self._connect_timeout = connect_timeout
         self._ping_interval = ping_interval
         self._min_backoff = min_backoff
@@ -142,7 +146,10 @@ class InvalidationSubscriber:
         elif kind == "message":
             data = message["data"]
             outcome = apply_invalidation(
-                self._local, data if isinstance(data, bytes) else b"", self._serving()
+                self._local,
+                data if isinstance(data, bytes) else b"",
+                self._serving(),
+                self._on_applied,
             )
             if outcome == "swap":
                 self._on_swap()

@@ -16,11 +16,11 @@ import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
 from readside_core.db import create_engine
-from readside_core.read_model import (
+from readside_core.read_model_version import (
     PUBLIC_SCHEMA,
-    LiveReadModel,
+    ReadModelVersion,
     missing_tables,
-    read_live_read_model,
+    read_live_version,
 )
 from readside_projection.ops import Health
 from readside_projection.settings import ProjectionSettings
@@ -28,16 +28,16 @@ from readside_projection.settings import ProjectionSettings
 log = logging.getLogger(__name__)
 
 
-async def read_live_pointer(database_url: str) -> LiveReadModel:
+async def read_live_pointer(database_url: str) -> ReadModelVersion:
     engine = create_engine(database_url, pool_size=1)
     try:
         async with engine.connect() as conn:
-            return await read_live_read_model(conn)
+            return await read_live_version(conn)
     finally:
         await engine.dispose()
 
 
-def follow(settings: ProjectionSettings, live: LiveReadModel) -> ProjectionSettings:
+def follow(settings: ProjectionSettings, live: ReadModelVersion) -> ProjectionSettings:
     """The settings with the version and group to use (READ_MODEL_SCHEMA, if set, wins)."""
     if settings.read_model_schema is not None:
         return settings

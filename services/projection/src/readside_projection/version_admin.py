@@ -17,25 +17,21 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from readside_core.cache import (
-    INVALIDATION_CHANNEL,
-    Invalidation,
-    cache_namespace,
-    invalidation_encoder,
-)
+from readside_core.cache import INVALIDATION_CHANNEL, Invalidation, invalidation_encoder
 from readside_core.db import create_engine
-from readside_core.read_model import (
+from readside_core.read_model_version import (
     POINTER_TABLE,
     PUBLIC_SCHEMA,
     READ_MODEL_TABLES,
-    LiveReadModel,
+    ReadModelVersion,
     check_schema_name,
     live_pointer,
     missing_tables,
     pointer_table_exists,
-    read_live_read_model,
+    read_live_version,
+    read_model_version,
 )
-from readside_projection.reset import unlink_namespace
+from readside_projection.reset import unlink_cache_keys
 
 log = logging.getLogger(__name__)
 LOCK_TIMEOUT = "30s"
@@ -97,7 +93,7 @@ async def promote(
                     f"{head_revision}: run `readside-projection migrate` with "
                     f"READ_MODEL_SCHEMA={schema} first"
                 )
-            before = await read_live_read_model(conn)
+            before = await read_live_version(conn)
             changed = (before.schema, before.consumer_group) != (schema, consumer_group)
             if changed:
                 values = {"schema_name": schema, "consumer_group": consumer_group}
@@ -177,7 +173,7 @@ async def drop_read_model(
     engine = create_engine(database_url, pool_size=1)
     try:
         async with engine.connect() as conn:
-            _refuse_if_live(await read_live_read_model(conn), schema)
+            _refuse_if_live(await read_live_version(conn), schema)
             since = await _seconds_since_promote(conn)
         if since is not None and since < grace_seconds:
             log.info(
@@ -186,7 +182,7 @@ async def drop_read_model(
             await asyncio.sleep(grace_seconds - since)
         async with engine.begin() as conn:
             await _lock_pointer(conn)
-            _refuse_if_live(await read_live_read_model(conn), schema)
+            _refuse_if_live(await read_live_version(conn), schema)
             exists = await conn.scalar(
                 text("SELECT count(*) FROM pg_namespace WHERE nspname = :schema"),
                 {"schema": schema},
@@ -198,7 +194,7 @@ async def drop_read_model(
     unlinked = 0
     if redis_url:
         try:
-            unlinked = await unlink_namespace(redis_url, cache_namespace(schema))
+            unlinked = await unlink_cache_keys(redis_url, read_model_version(schema))
         except (OSError, aioredis.RedisError) as exc:
             raise CacheNotCleaned(
                 f"schema {schema} {'dropped' if exists else 'was already absent'}, but its cache "
@@ -207,7 +203,7 @@ async def drop_read_model(
     return {"schema": schema, "dropped": bool(exists), "keysUnlinked": unlinked}
 
 
-def _refuse_if_live(live: LiveReadModel, schema: str) -> None:
+def _refuse_if_live(live: ReadModelVersion, schema: str) -> None:
     if live.schema == schema:
         raise VersionRefused(f"read model {schema} is the live one: promote another version first")
 
@@ -217,7 +213,7 @@ async def read_model_status(database_url: str, configured_group: str) -> dict[st
     engine = create_engine(database_url, pool_size=1)
     try:
         async with engine.connect() as conn:
-            live: LiveReadModel = await read_live_read_model(conn)
+            live: ReadModelVersion = await read_live_version(conn)
             rows = await conn.execute(
                 text(
                     "SELECT table_schema FROM information_schema.tables "

@@ -1,7 +1,7 @@
 """Which read-model version this process serves, and following the live pointer to the next.
 
 A `ServedVersion` is one version as served here: an engine whose connections use its schema,
-and an OrderReads whose keys are in its cache namespace. `LiveVersion` holds the current one
+and an OrderReads whose keys are that version's. `LiveVersion` holds the current one
 as a plain attribute, so choosing the version costs a request no I/O: a request takes it once
 and is answered entirely from it, and the Edge's fast path reads its key prefix.
 
@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from readside_core.cache import CacheNamespace
-from readside_core.read_model import read_live_read_model
+from readside_core.read_model_version import PUBLIC, ReadModelVersion, read_live_version
 from readside_query.breaker import RateLimitedLog
 from readside_query.errors import ApiError
 from readside_query.local_cache import LocalCache
@@ -51,15 +50,15 @@ class LiveVersion:
 
     def __init__(self) -> None:
         self.version: ServedVersion | None = None
-        self.order_prefix = "order:"  # the in-process key prefix of orders, for the Edge
+        self.order_key_head = PUBLIC.order_key_head  # for the Edge: it appends the order id
 
     @property
     def schema(self) -> str | None:
         return None if self.version is None else self.version.schema
 
     @property
-    def namespace(self) -> CacheNamespace | None:
-        return None if self.version is None else self.version.reads.namespace
+    def read_model(self) -> ReadModelVersion | None:
+        return None if self.version is None else self.version.reads.version
 
     def reads(self) -> OrderReads:
         version = self.version
@@ -73,7 +72,7 @@ class LiveVersion:
 
     def swap(self, version: ServedVersion) -> ServedVersion | None:
         old, self.version = self.version, version
-        self.order_prefix = version.reads.namespace.prefix + "order:"
+        self.order_key_head = version.reads.version.order_key_head
         return old
 
 
@@ -94,6 +93,7 @@ class ReadModelFollower:
         self._poked = asyncio.Event()
         self._retiring: set[asyncio.Task[None]] = set()
         self._log = RateLimitedLog(log)
+        self.on_switch: Callable[[], None] = lambda: None  # e.g. forget the old offsets
 
     def poke(self) -> None:
         """Read the pointer now (a swap message arrived)."""
@@ -110,7 +110,7 @@ class ReadModelFollower:
         """Read the pointer; switch if it names another version. Never raises."""
         try:
             async with asyncio.timeout(POINTER_TIMEOUT_SECONDS), self._control.connect() as conn:
-                live = await read_live_read_model(conn)
+                live = await read_live_version(conn)
         except Exception as exc:  # whatever the cause, keep serving what we serve
             self._log.warning(
                 "cannot read the live read-model pointer, still serving %s: %r",
@@ -142,6 +142,7 @@ class ReadModelFollower:
         # Same step as the swap: nothing cached from the old version survives it, and fills
         # of reads that took the old version are refused (new epoch).
         self._local.flush()
+        self.on_switch()
         READ_MODEL.clear()
         READ_MODEL.labels(schema).set(1)
         READ_MODEL_SWAPS.inc()

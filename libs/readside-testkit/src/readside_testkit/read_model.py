@@ -1,0 +1,113 @@
+"""Read models written the way the projection writes them, so that the query service and
+benchmarks can be exercised on their own: rows and summaries in PostgreSQL, then the cache
+protocol's write side in Redis (write-through, generations, the invalidation message)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from uuid import UUID
+
+import redis.asyncio as aioredis
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from readside_core.cache import (
+    BUMP_GENERATIONS,
+    INVALIDATION_CHANNEL,
+    SET_IF_NEWER,
+    Invalidation,
+    invalidation_encoder,
+)
+from readside_core.events import OrderEvent, decode_event
+from readside_core.fixtures import read_messages
+from readside_core.fold import fold_events
+from readside_core.read_model_version import PUBLIC, customer_scope, status_scope
+from readside_core.repository import view_from_row
+from readside_core.schema import customer_summaries, order_views
+from readside_core.views import OrderView, json_encoder, order_to_json, summarize_customer
+
+
+def fold_file(path: Path) -> dict[UUID, OrderView]:
+    events = [decode_event(value) for _, value in read_messages(path)]
+    views, _ = fold_events({}, [e for e in events if isinstance(e, OrderEvent)])
+    return views
+
+
+def view_row(view: OrderView) -> dict[str, object]:
+    return {
+        "order_id": view.order_id,
+        "customer_id": view.customer_id,
+        "order_number": view.order_number,
+        "status": view.status.value,
+        "total_amount": view.total_amount,
+        "currency": view.currency,
+        "items": view.items,
+        "shipping_address": view.shipping_address,
+        "tracking_number": view.tracking_number,
+        "carrier": view.carrier,
+        "created_at": view.created_at,
+        "updated_at": view.updated_at,
+        "version": view.version,
+        "event_ids": list(view.event_ids),
+    }
+
+
+async def write_views(engine: AsyncEngine, views: Iterable[OrderView]) -> None:
+    """Upsert the views and recompute their customers' summaries from every stored order."""
+    views = list(views)
+    async with engine.begin() as conn:
+        for start in range(0, len(views), 1000):
+            rows = [view_row(v) for v in views[start : start + 1000]]
+            stmt = insert(order_views).values(rows)
+            columns = {c: stmt.excluded[c] for c in rows[0] if c != "order_id"}
+            await conn.execute(
+                stmt.on_conflict_do_update(index_elements=["order_id"], set_=columns)
+            )
+        customers = {v.customer_id for v in views}
+        result = await conn.execute(
+            order_views.select().where(order_views.c.customer_id.in_(customers))
+        )
+        by_customer: dict[UUID, list[OrderView]] = defaultdict(list)
+        for row in result.mappings():
+            view = view_from_row(row)
+            by_customer[view.customer_id].append(view)
+        for orders in by_customer.values():
+            summary = summarize_customer(orders)
+            values = {
+                "customer_id": summary.customer_id,
+                "order_count": summary.order_count,
+                "orders_by_status": summary.orders_by_status,
+                "spent_by_currency": summary.spent_by_currency,
+                "first_order_at": summary.first_order_at,
+                "last_order_at": summary.last_order_at,
+            }
+            stmt = insert(customer_summaries).values(values)
+            update = {k: stmt.excluded[k] for k in values if k != "customer_id"}
+            await conn.execute(
+                stmt.on_conflict_do_update(index_elements=["customer_id"], set_=update)
+            )
+
+
+async def publish_changes(
+    redis_url: str, views: Iterable[OrderView], ttl: int = 300, old_statuses: Iterable[str] = ()
+) -> None:
+    """What the projection does after a commit: write through, bump generations, publish."""
+    views = list(views)
+    client = aioredis.from_url(redis_url)
+    try:
+        set_if_newer = client.register_script(SET_IF_NEWER)
+        bump = client.register_script(BUMP_GENERATIONS)
+        scopes = {customer_scope(v.customer_id) for v in views}
+        scopes |= {status_scope(v.status.value) for v in views}
+        scopes |= {status_scope(s) for s in old_statuses}
+        args: list[bytes | int] = [ttl]
+        for view in views:
+            args += [view.version, json_encoder.encode(order_to_json(view))]
+        await set_if_newer(keys=[PUBLIC.order_key(v.order_id) for v in views], args=args)
+        await bump(keys=[PUBLIC.generation_key(s) for s in sorted(scopes)], args=[ttl])
+        message = Invalidation(orders=[str(v.order_id) for v in views], scopes=sorted(scopes))
+        await client.publish(INVALIDATION_CHANNEL, invalidation_encoder.encode(message))
+    finally:
+        await client.aclose()
