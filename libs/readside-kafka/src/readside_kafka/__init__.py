@@ -10,14 +10,19 @@ log offsets through a group-less consumer.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 UNKNOWN_TOPIC = 3
+
+T = TypeVar("T")
+RETRY_SECONDS = 0.2
 
 
 class KafkaLookupError(RuntimeError):
@@ -80,7 +85,7 @@ class KafkaInspector:
         self._started = False
 
     async def start(self) -> None:
-        await self._bounded(self._start())
+        await self._bounded(self._start, retry=False)
 
     async def _start(self) -> None:
         await self._admin.start()
@@ -100,10 +105,18 @@ class KafkaInspector:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _bounded(self, call: Any) -> Any:
+    async def _bounded(self, call: Callable[[], Awaitable[T]], *, retry: bool = True) -> T:
+        """`call()` within the timeout; errors Kafka calls retriable (a group coordinator
+        not elected yet on a fresh cluster, a leader moving) are retried until then."""
         try:
             async with asyncio.timeout(self.timeout):
-                return await call
+                while True:
+                    try:
+                        return await call()
+                    except KafkaError as exc:
+                        if not (retry and exc.retriable):
+                            raise
+                        await asyncio.sleep(RETRY_SECONDS)
         except TimeoutError:
             raise KafkaLookupError(
                 f"Kafka at {self.bootstrap_servers} did not answer within {self.timeout:.0f}s"
@@ -115,11 +128,11 @@ class KafkaInspector:
 
     async def partitions(self, topic: str) -> set[int]:
         """The topic's partition numbers; empty when the topic does not exist."""
-        return await self._bounded(topic_partitions(self._admin, topic))  # type: ignore[no-any-return]
+        return await self._bounded(lambda: topic_partitions(self._admin, topic))
 
     async def lag(self, topic: str, group: str) -> GroupLag:
         """End offset minus committed offset, per partition (from the log start if none)."""
-        return await self._bounded(self._lag(topic, group))  # type: ignore[no-any-return]
+        return await self._bounded(lambda: self._lag(topic, group))
 
     async def _lag(self, topic: str, group: str) -> GroupLag:
         partitions = await topic_partitions(self._admin, topic)
@@ -138,7 +151,7 @@ class KafkaInspector:
         return GroupLag(topic, group, tuple(rows))
 
     async def group_state(self, group: str) -> GroupState:
-        return await self._bounded(self._group_state(group))  # type: ignore[no-any-return]
+        return await self._bounded(lambda: self._group_state(group))
 
     async def _group_state(self, group: str) -> GroupState:
         for response in await self._admin.describe_consumer_groups([group]):
@@ -150,7 +163,7 @@ class KafkaInspector:
 
     async def plan_offsets(self, topic: str, target: ResetTarget) -> dict[int, int]:
         """The offset each partition of the topic restarts from under `target`."""
-        return await self._bounded(self._plan_offsets(topic, target))  # type: ignore[no-any-return]
+        return await self._bounded(lambda: self._plan_offsets(topic, target))
 
     async def _plan_offsets(self, topic: str, target: ResetTarget) -> dict[int, int]:
         partitions = await topic_partitions(self._admin, topic)
