@@ -39,7 +39,7 @@ async def topic(stack_env: dict[str, str]) -> str:
 
 
 async def _commit(brokers: str, group: str, topic: str, offsets: dict[int, int]) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=brokers, group_id=group)
+    consumer = AIOKafkaConsumer(bootstrap_servers=brokers, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = {TopicPartition(topic, p): OffsetAndMetadata(o, "") for p, o in offsets.items()}
