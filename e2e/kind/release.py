@@ -39,8 +39,30 @@ class Release:
             [self.helm_bin, "--kube-context", CONTEXT, "-n", self.namespace, *args], **kwargs
         )
 
+    def _namespace_not_terminating(self) -> bool:
+        """True unless the namespace is being deleted; meanwhile, clear the finalizers of
+        replays left in it (only an operator removes them, and it may be gone already)."""
+        jsonpath = "jsonpath={.status.phase}"
+        get = [self.kubectl_bin, "--context", CONTEXT, "get", "namespace", self.namespace]
+        phase = run([*get, "-o", jsonpath], check=False)
+        if phase.returncode != 0 or phase.stdout.strip() != "Terminating":
+            return True
+        left = self.kubectl("get", "projectionreplays", "-o", "name", check=False)
+        for name in left.stdout.split():
+            clear = '{"metadata":{"finalizers":null}}'
+            self.kubectl("patch", name, "--type=merge", "-p", clear, check=False)
+        return False
+
     def deploy_dependencies(self) -> None:
         """PostgreSQL, Redis and Kafka of deploy/dev in the namespace, rolled out."""
+        # A run just before this one deletes its namespace without waiting: nothing can be
+        # created in it until that deletion has finished.
+        wait_for(
+            f"namespace {self.namespace} to finish terminating",
+            self._namespace_not_terminating,
+            timeout=600,
+            every=2.0,
+        )
         run(
             [self.kubectl_bin, "--context", CONTEXT, "create", "namespace", self.namespace],
             check=False,
