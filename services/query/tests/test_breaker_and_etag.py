@@ -28,7 +28,6 @@ def test_breaker_skips_calls_for_the_open_window_after_a_failure() -> None:
     assert not breaker.allows()
     clock.now += 1.9
     assert not breaker.allows()
-    assert breaker.is_open
 
 
 def test_breaker_lets_one_probe_through_after_the_window_and_closes_on_success() -> None:
@@ -40,7 +39,6 @@ def test_breaker_lets_one_probe_through_after_the_window_and_closes_on_success()
     assert not breaker.allows()  # everyone else still skips while it runs
     breaker.succeeded()
     assert breaker.allows()
-    assert not breaker.is_open
 
 
 def test_a_failed_probe_reopens_the_breaker() -> None:

@@ -93,16 +93,7 @@ async def run(settings: ProjectionSettings) -> None:
             ops.close()
 
 
-async def _project(settings: ProjectionSettings, health: Health, stop: asyncio.Event) -> None:
-    schema = settings.read_model_schema or PUBLIC_SCHEMA
-    metrics.READ_MODEL.labels(schema, settings.consumer_group).set(1)
-    pool = await create_pool(
-        settings.database_url,
-        schema=schema,
-        size=4,  # the writer, the loads of the consumer, seeks, the health check
-        server_settings={"synchronous_commit": "on" if settings.synchronous_commit else "off"},
-    )
-    setup_tracing("readside-projection", redis=settings.redis_url is not None)
+def _kafka_clients(settings: ProjectionSettings) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_brokers,
         group_id=settings.consumer_group,
@@ -119,29 +110,29 @@ async def _project(settings: ProjectionSettings, health: Health, stop: asyncio.E
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_brokers, acks="all", enable_idempotence=True
     )
+    return consumer, producer
+
+
+async def _project(settings: ProjectionSettings, health: Health, stop: asyncio.Event) -> None:
+    schema = settings.read_model_schema or PUBLIC_SCHEMA
+    metrics.READ_MODEL.labels(schema, settings.consumer_group).set(1)
+    pool = await create_pool(
+        settings.database_url,
+        schema=schema,
+        size=4,  # the writer, the loads of the consumer, seeks, the health check
+        server_settings={"synchronous_commit": "on" if settings.synchronous_commit else "off"},
+    )
+    setup_tracing("readside-projection", redis=settings.redis_url is not None)
+    consumer, producer = _kafka_clients(settings)
     cache = (
         CacheSync(settings.redis_url, settings.cache_ttl_seconds, read_model_version(schema))
         if settings.redis_url
         else None
     )
     projection = Projection(settings, pool, consumer, producer, cache, health, stop)
-    checker: asyncio.Task[None] | None = None
     try:
-        if not await _start_with_retry(
-            "producer", producer, health, stop, settings.retry_max_seconds
-        ):
-            return
-        if not await _start_with_retry(
-            "consumer", consumer, health, stop, settings.retry_max_seconds
-        ):
-            return
-        consumer.subscribe([settings.topic], listener=projection.listener())
-        checker = asyncio.create_task(_check_health(projection))
-        log.info("consuming %s as %s into %s", settings.topic, settings.consumer_group, schema)
-        await projection.run()
+        await _consume(projection, schema)
     finally:
-        if checker is not None:
-            checker.cancel()
         log.info("shutting down: leaving the consumer group")
         with contextlib.suppress(KafkaError):
             await consumer.stop()
@@ -150,3 +141,18 @@ async def _project(settings: ProjectionSettings, health: Health, stop: asyncio.E
         if cache is not None:
             await cache.close()
         await pool.close()
+
+
+async def _consume(projection: Projection, schema: str) -> None:
+    """Start the Kafka clients (retrying), subscribe, and run until asked to stop."""
+    settings, health, stop = projection.settings, projection.health, projection.stop
+    for name, client in (("producer", projection.producer), ("consumer", projection.consumer)):
+        if not await _start_with_retry(name, client, health, stop, settings.retry_max_seconds):
+            return
+    projection.consumer.subscribe([settings.topic], listener=projection.listener())
+    checker = asyncio.create_task(_check_health(projection))
+    try:
+        log.info("consuming %s as %s into %s", settings.topic, settings.consumer_group, schema)
+        await projection.run()
+    finally:
+        checker.cancel()

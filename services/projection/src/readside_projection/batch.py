@@ -144,17 +144,22 @@ def plan_batch(
                 plan.dead_letters.append(DeadLetter(record, reason))
                 continue
             owners[payload.order_number] = event.order_id
-        result = fold_order_event(view, event)
-        plan.outcomes[result.outcome.value] += 1
-        if result.outcome is FoldOutcome.MISSING_ORDER:
-            plan.missing.append(event)
-        if result.outcome is FoldOutcome.APPLIED and result.view is not None:
-            if view is not None:
-                plan.scopes.add(status_scope(view.status))
-            elif event.order_id not in current:
-                plan.created.add(event.order_id)
-            plan.scopes.add(status_scope(result.view.status))
-            plan.scopes.add(customer_scope(result.view.customer_id))
-            plan.changed[event.order_id] = result.view
+        _fold_into(plan, view, event, created=view is None and event.order_id not in current)
     plan.outcomes["dead_lettered"] = len(plan.dead_letters)
     return plan
+
+
+def _fold_into(plan: BatchPlan, view: OrderView | None, event: OrderEvent, created: bool) -> None:
+    """Fold one event on `view` (None: the order is not known) and note what it changed."""
+    result = fold_order_event(view, event)
+    plan.outcomes[result.outcome.value] += 1
+    if result.outcome is FoldOutcome.MISSING_ORDER:
+        plan.missing.append(event)
+    if result.outcome is FoldOutcome.APPLIED and result.view is not None:
+        if view is not None:
+            plan.scopes.add(status_scope(view.status))
+        elif created:
+            plan.created.add(event.order_id)
+        plan.scopes.add(status_scope(result.view.status))
+        plan.scopes.add(customer_scope(result.view.customer_id))
+        plan.changed[event.order_id] = result.view

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import asyncpg
@@ -25,14 +25,15 @@ from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from readside_projection import metrics, tracing
-from readside_projection.batch import BatchPlan, DeadLetter, DecodedBatch, Record, decode_batch
+from readside_projection.batch import BatchPlan, DecodedBatch, Record, decode_batch
 from readside_projection.batch import plan_batch as fold_batch
 from readside_projection.cache_sync import CacheSync
+from readside_projection.dead_letters import DeadLetterSender
 from readside_projection.ops import Health
 from readside_projection.settings import ProjectionSettings
 from readside_projection.store import load_views, number_owners, read_offsets
 from readside_projection.view_state import ViewState
-from readside_projection.writer import DB_OUTAGE, BatchWriter
+from readside_projection.writer import DB_OUTAGE, BatchWriter, until_drained
 
 log = logging.getLogger(__name__)
 PartitionKey = tuple[str, int]
@@ -65,6 +66,7 @@ class Projection:
         self.pool = pool
         self.consumer = consumer
         self.producer = producer
+        self.dead_letters = DeadLetterSender(producer, settings, health)
         self.health = health
         self.state = ViewState(settings.view_cache_orders)
         self.writer = BatchWriter(
@@ -152,7 +154,7 @@ class Projection:
                     writer.result()  # the writer failed: raise its error here
                 await self._step()
             self.writer.stopping = True
-            await _until(self.writer.drain(), writer)
+            await until_drained(self.writer, writer)
             committer.cancel()
             await self.writer.kafka.flush(self.consumer)
         finally:
@@ -231,7 +233,9 @@ class Projection:
                 return
             span.set_attribute("readside.events", len(decoded.events))
         metrics.observe_freshness("folded", plan.oldest_ms)
-        if not await self._dead_letter(plan.dead_letters, generation):
+        if not await self.dead_letters.send(
+            plan.dead_letters, lambda: self.stop.is_set() or generation != self.generation
+        ):
             return
         if generation != self.generation:
             log.info("rebalance while a batch was in hand: dropped, partitions re-seeked")
@@ -265,50 +269,6 @@ class Projection:
             current.update(loaded)
         return fold_batch(decoded, current, owners)
 
-    async def _dead_letter(self, dead_letters: list[DeadLetter], generation: int) -> bool:
-        """Send the dead letters before their offsets can be stored (at least once in the
-        DLQ, never lost); False if stopped or rebalanced while Kafka refused them."""
-        delay = 0.1
-        while dead_letters:
-            try:
-                await self._send_dead_letters(dead_letters)
-                return True
-            except KafkaError as exc:
-                metrics.RETRIES.labels("dead_letter").inc()
-                self.health.kafka = f"dead-letter produce failed: {exc}"
-                log.warning("dead-letter produce failed, retrying in %.1fs: %s", delay, exc)
-                if self.stop.is_set() or generation != self.generation:
-                    return False
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.settings.retry_max_seconds)
-        return True
-
-    async def _send_dead_letters(self, dead_letters: list[DeadLetter]) -> None:
-        sends = [
-            await self.producer.send(
-                self.settings.dlq_topic,
-                key=d.record.key,
-                value=d.record.value,
-                headers=[
-                    *d.record.headers,
-                    ("dlq.error", d.error.encode()),
-                    ("dlq.original.topic", d.record.topic.encode()),
-                    ("dlq.original.partition", str(d.record.partition).encode()),
-                    ("dlq.original.offset", str(d.record.offset).encode()),
-                ],
-            )
-            for d in dead_letters
-        ]
-        await asyncio.gather(*sends)
-        for d in dead_letters:
-            log.warning(
-                "dead-lettered %s[%d]@%d: %s",
-                d.record.topic,
-                d.record.partition,
-                d.record.offset,
-                d.error,
-            )
-
     def _record_lag(self) -> None:
         # The assignment, not self.positions: during a rebalance the two briefly differ.
         for tp in self.consumer.assignment():
@@ -328,15 +288,6 @@ def _count(plan: BatchPlan) -> None:
             event.event_id,
             event.order_id,
         )
-
-
-async def _until(waiting: Coroutine[Any, Any, None], writer: asyncio.Task[None]) -> None:
-    """Await `waiting` unless the writer task ends first (then raise its error, if any)."""
-    wait = asyncio.ensure_future(waiting)
-    await asyncio.wait({wait, writer}, return_when=asyncio.FIRST_COMPLETED)
-    if not wait.done():
-        wait.cancel()
-        writer.result()
 
 
 def _describe(assigned: list[TopicPartition], stored: dict[int, int]) -> str:

@@ -43,15 +43,9 @@ def _envelope(
     }
 
 
-def _lifecycle(
-    rng: random.Random, created: datetime, customers: list[str]
-) -> list[tuple[datetime, dict[str, Any]]]:
-    order_id = _uuid(rng)
-    events: list[tuple[datetime, dict[str, Any]]] = []
-
-    def happen(event_type: str, at: datetime, payload: dict[str, Any]) -> None:
-        events.append((at, _envelope(rng, order_id, event_type, at, payload)))
-
+def _created_payload(
+    rng: random.Random, order_id: str, created: datetime, customers: list[str]
+) -> dict[str, Any]:
     lines = [(rng.randint(1, 5), round(rng.uniform(5, 250), 2)) for _ in range(rng.randint(1, 4))]
     items = [
         {
@@ -62,18 +56,26 @@ def _lifecycle(
         }
         for quantity, price in lines
     ]
-    happen(
-        "OrderCreated",
-        created,
-        {
-            "customer_id": rng.choice(customers),
-            "order_number": f"ORD-{order_id.replace('-', '')[:12]}",
-            "items": items,
-            "total_amount": round(sum(q * p for q, p in lines), 2),
-            "currency": rng.choice(CURRENCIES),
-            "created_at": format_time(created),
-        },
-    )
+    return {
+        "customer_id": rng.choice(customers),
+        "order_number": f"ORD-{order_id.replace('-', '')[:12]}",
+        "items": items,
+        "total_amount": round(sum(q * p for q, p in lines), 2),
+        "currency": rng.choice(CURRENCIES),
+        "created_at": format_time(created),
+    }
+
+
+def _lifecycle(
+    rng: random.Random, created: datetime, customers: list[str]
+) -> list[tuple[datetime, dict[str, Any]]]:
+    order_id = _uuid(rng)
+    events: list[tuple[datetime, dict[str, Any]]] = []
+
+    def happen(event_type: str, at: datetime, payload: dict[str, Any]) -> None:
+        events.append((at, _envelope(rng, order_id, event_type, at, payload)))
+
+    happen("OrderCreated", created, _created_payload(rng, order_id, created, customers))
     at = created + timedelta(seconds=rng.randint(30, 3600))
     if rng.random() < 0.05:
         happen(

@@ -15,7 +15,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from readside_core.cache import INVALIDATION_CHANNEL, Invalidation, invalidation_encoder
 from readside_core.db import create_engine
@@ -80,29 +80,11 @@ async def promote(
     try:
         async with engine.begin() as conn:
             await _lock_pointer(conn)
-            missing = await missing_tables(conn, schema)
-            if missing:
-                raise VersionRefused(
-                    f"read model {schema} has no table {', '.join(missing)}: run "
-                    f"`readside-projection migrate` with READ_MODEL_SCHEMA={schema} first"
-                )
-            revision = await _schema_revision(conn, schema)
-            if head_revision is not None and revision != head_revision:
-                raise VersionRefused(
-                    f"read model {schema} is at migration {revision}, this image's head is "
-                    f"{head_revision}: run `readside-projection migrate` with "
-                    f"READ_MODEL_SCHEMA={schema} first"
-                )
+            await _check_migrated(conn, schema, head_revision)
             before = await read_live_version(conn)
             changed = (before.schema, before.consumer_group) != (schema, consumer_group)
             if changed:
-                values = {"schema_name": schema, "consumer_group": consumer_group}
-                statement = insert(live_pointer).values(id=True, **values)
-                await conn.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["id"], set_={**values, "promoted_at": text("now()")}
-                    )
-                )
+                await _move_pointer(conn, schema, consumer_group)
             stored = await _stored_partitions(conn, schema, consumer_group)
     finally:
         await engine.dispose()
@@ -123,6 +105,33 @@ async def promote(
         "storedPartitions": stored,
         "queryPodsNotified": notified,
     }
+
+
+async def _check_migrated(conn: AsyncConnection, schema: str, head_revision: str | None) -> None:
+    """VersionRefused unless `schema` has every table, at this image's migration head."""
+    missing = await missing_tables(conn, schema)
+    if missing:
+        raise VersionRefused(
+            f"read model {schema} has no table {', '.join(missing)}: run "
+            f"`readside-projection migrate` with READ_MODEL_SCHEMA={schema} first"
+        )
+    revision = await _schema_revision(conn, schema)
+    if head_revision is not None and revision != head_revision:
+        raise VersionRefused(
+            f"read model {schema} is at migration {revision}, this image's head is "
+            f"{head_revision}: run `readside-projection migrate` with "
+            f"READ_MODEL_SCHEMA={schema} first"
+        )
+
+
+async def _move_pointer(conn: AsyncConnection, schema: str, consumer_group: str) -> None:
+    values = {"schema_name": schema, "consumer_group": consumer_group}
+    statement = insert(live_pointer).values(id=True, **values)
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=["id"], set_={**values, "promoted_at": text("now()")}
+        )
+    )
 
 
 async def _stored_partitions(conn: AsyncConnection, schema: str, group: str) -> int:
@@ -172,23 +181,7 @@ async def drop_read_model(
         raise VersionRefused("public is the default read model and is never dropped")
     engine = create_engine(database_url, pool_size=1)
     try:
-        async with engine.connect() as conn:
-            _refuse_if_live(await read_live_version(conn), schema)
-            since = await _seconds_since_promote(conn)
-        if since is not None and since < grace_seconds:
-            log.info(
-                "promoted %.1fs ago: waiting %.1fs before dropping", since, grace_seconds - since
-            )
-            await asyncio.sleep(grace_seconds - since)
-        async with engine.begin() as conn:
-            await _lock_pointer(conn)
-            _refuse_if_live(await read_live_version(conn), schema)
-            exists = await conn.scalar(
-                text("SELECT count(*) FROM pg_namespace WHERE nspname = :schema"),
-                {"schema": schema},
-            )
-            if exists:
-                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        exists = await _drop_schema(engine, schema, grace_seconds)
     finally:
         await engine.dispose()
     unlinked = 0
@@ -201,6 +194,26 @@ async def drop_read_model(
                 f"keys ({schema}:*) could not be removed: {exc}; run the command again"
             ) from exc
     return {"schema": schema, "dropped": bool(exists), "keysUnlinked": unlinked}
+
+
+async def _drop_schema(engine: AsyncEngine, schema: str, grace_seconds: float) -> bool:
+    """Drop the schema unless it is live (after the grace since a promote); False if it
+    did not exist."""
+    async with engine.connect() as conn:
+        _refuse_if_live(await read_live_version(conn), schema)
+        since = await _seconds_since_promote(conn)
+    if since is not None and since < grace_seconds:
+        log.info("promoted %.1fs ago: waiting %.1fs before dropping", since, grace_seconds - since)
+        await asyncio.sleep(grace_seconds - since)
+    async with engine.begin() as conn:
+        await _lock_pointer(conn)
+        _refuse_if_live(await read_live_version(conn), schema)
+        exists = await conn.scalar(
+            text("SELECT count(*) FROM pg_namespace WHERE nspname = :schema"), {"schema": schema}
+        )
+        if exists:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    return bool(exists)
 
 
 def _refuse_if_live(live: ReadModelVersion, schema: str) -> None:

@@ -215,3 +215,13 @@ class KafkaOffsetCommitter:
         except KafkaError as exc:
             # PostgreSQL holds the truth; Kafka's copy catches up at the next commit.
             log.info("Kafka offset commit skipped (%s); PostgreSQL has the offsets", exc)
+
+
+async def until_drained(writer: BatchWriter, task: asyncio.Task[None]) -> None:
+    """Wait until the writer has committed everything queued, unless its task ends first
+    (then raise its error, if any)."""
+    drained = asyncio.ensure_future(writer.drain())
+    await asyncio.wait({drained, task}, return_when=asyncio.FIRST_COMPLETED)
+    if not drained.done():
+        drained.cancel()
+        task.result()

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from readside_core.db import create_engine
 from readside_core.read_model_version import read_model_version
@@ -40,6 +42,71 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = "readside-query"
 
 
+@dataclass
+class Services:
+    """What the app runs while it serves: built at start-up, closed at shutdown."""
+
+    control: AsyncEngine  # reads the live pointer
+    redis_cache: RedisCache
+    follower: ReadModelFollower
+    subscriber: InvalidationSubscriber
+    gates: Gates
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.follower.close()
+        await self.redis_cache.close()
+        await self.control.dispose()
+
+
+def _versions(
+    settings: QuerySettings, local: LocalCache, redis_cache: RedisCache
+) -> Callable[[str], ServedVersion]:
+    """How a read-model version is served: its engine, its reads, its keys."""
+
+    def serve(schema: str) -> ServedVersion:
+        engine = create_engine(
+            settings.database_url, schema=schema, pool_size=settings.db_pool_size
+        )
+        repository = OrderViewRepository(engine)
+        reads = OrderReads(repository, local, redis_cache, read_model_version(schema))
+        return ServedVersion(schema, engine, reads)
+
+    return serve
+
+
+async def start_services(settings: QuerySettings, local: LocalCache, live: LiveVersion) -> Services:
+    control = create_engine(settings.database_url, pool_size=1)
+    redis_client = connect_redis(settings.redis_url, settings.redis_timeout_seconds)
+    if settings.otlp_endpoint:
+        # Engines created later (one per read-model version) are traced too.
+        setup_tracing(SERVICE_NAME, sqlalchemy_engine=control, redis=True)
+    breaker = CircuitBreaker(settings.redis_breaker_seconds)
+    redis_cache = RedisCache(redis_client, settings.cache_ttl_seconds, breaker)
+    serve = _versions(settings, local, redis_cache)
+    follower = ReadModelFollower(live, control, serve, local, settings.read_model_poll_seconds)
+    await follower.refresh()
+    gates = Gates(settings.gated_max_waiting)
+    follower.on_switch = gates.reset
+    subscriber = InvalidationSubscriber(
+        settings.redis_url,
+        local,
+        lambda: live.read_model,
+        follower.poke,
+        lambda message: gates.observe(message.offsets.get(settings.kafka_topic, {})),
+    )
+    services = Services(control, redis_cache, follower, subscriber, gates)
+    services.tasks += [
+        asyncio.create_task(subscriber.run(), name="invalidation-subscriber"),
+        asyncio.create_task(follower.run(), name="read-model-follower"),
+    ]
+    return services
+
+
 def create_app(
     settings: QuerySettings, local: LocalCache | None = None, live: LiveVersion | None = None
 ) -> Litestar:
@@ -47,68 +114,30 @@ def create_app(
     shared with the Edge fast path)."""
     local = new_local_cache(settings) if local is None else local
     live = LiveVersion() if live is None else live
+    gate_config = GateConfig(
+        settings.kafka_topic,
+        settings.consumer_group,
+        settings.gated_wait_seconds,
+        settings.gated_wait_max_seconds,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        control = create_engine(settings.database_url, pool_size=1)
-        redis_client = connect_redis(settings.redis_url, settings.redis_timeout_seconds)
-        if settings.otlp_endpoint:
-            # Engines created later (one per read-model version) are traced too.
-            setup_tracing(SERVICE_NAME, sqlalchemy_engine=control, redis=True)
-        redis_cache = RedisCache(
-            redis_client,
-            settings.cache_ttl_seconds,
-            CircuitBreaker(settings.redis_breaker_seconds),
-        )
-
-        def serve(schema: str) -> ServedVersion:
-            engine = create_engine(
-                settings.database_url, schema=schema, pool_size=settings.db_pool_size
-            )
-            repository = OrderViewRepository(engine)
-            reads = OrderReads(repository, local, redis_cache, read_model_version(schema))
-            return ServedVersion(schema, engine, reads)
-
-        follower = ReadModelFollower(live, control, serve, local, settings.read_model_poll_seconds)
-        await follower.refresh()
-        gates = Gates(settings.gated_max_waiting)
-        follower.on_switch = gates.reset
-        subscriber = InvalidationSubscriber(
-            settings.redis_url,
-            local,
-            lambda: live.read_model,
-            follower.poke,
-            lambda message: gates.observe(message.offsets.get(settings.kafka_topic, {})),
-        )
-        tasks = [
-            asyncio.create_task(subscriber.run(), name="invalidation-subscriber"),
-            asyncio.create_task(follower.run(), name="read-model-follower"),
-        ]
+        services = await start_services(settings, local, live)
         app.state.update(
-            control_engine=control,
+            control_engine=services.control,
             live=live,
-            redis_cache=redis_cache,
+            redis_cache=services.redis_cache,
             redis_required=settings.ready_requires_redis,
-            subscriber=subscriber,
-            follower=follower,
-            gates=gates,
-            gate_config=GateConfig(
-                settings.kafka_topic,
-                settings.consumer_group,
-                settings.gated_wait_seconds,
-                settings.gated_wait_max_seconds,
-            ),
+            subscriber=services.subscriber,
+            follower=services.follower,
+            gates=services.gates,
+            gate_config=gate_config,
         )
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await follower.close()
-            await redis_cache.close()
-            await control.dispose()
+            await services.close()
 
     return Litestar(
         route_handlers=[*ORDER_ROUTES, *PROBE_ROUTES],

@@ -19,10 +19,6 @@ class CircuitBreaker:
         self._clock = clock
         self._open_until = 0.0
 
-    @property
-    def is_open(self) -> bool:
-        return self._open_until != 0.0 and self._clock() < self._open_until
-
     def allows(self) -> bool:
         if self._open_until == 0.0:
             return True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from litestar import Request, get
@@ -14,16 +13,7 @@ from readside_core.views import OrderStatus
 from readside_query.edge import if_none_match
 from readside_query.errors import not_found
 from readside_query.etag import TaggedBody, none_match
-from readside_query.gating import (
-    Gate,
-    GateConfig,
-    Gates,
-    NotReached,
-    body_version,
-    format_offsets,
-    parse_gate,
-)
-from readside_query.live_version import LiveVersion
+from readside_query.gated_reads import gate_of, order_gated, reads_after, served_reads
 from readside_query.openapi import (
     BAD_REQUEST,
     BUSY,
@@ -37,7 +27,6 @@ from readside_query.openapi import (
     ok,
 )
 from readside_query.params import parse_list_query, parse_order_number, parse_status, parse_uuid
-from readside_query.reads import OrderReads
 
 JSON = "application/json"
 AnyRequest = Request[Any, Any, Any]
@@ -109,87 +98,6 @@ ORDER_RESPONSES = {
 }
 
 
-def _reads(request: AnyRequest) -> OrderReads:
-    """The reads of the version served now: the whole request is answered from it."""
-    live: LiveVersion = request.app.state.live
-    return live.reads()
-
-
-def _gate(
-    request: AnyRequest, min_offsets: str | None, wait: str | None, min_version: str | None = None
-) -> Gate | None:
-    config: GateConfig = request.app.state.gate_config
-    return parse_gate(
-        min_offsets,
-        min_version,
-        wait,
-        default_wait=config.default_wait,
-        max_wait=config.max_wait,
-    )
-
-
-async def _offsets_reached(request: AnyRequest, reads: OrderReads, gate: Gate | None) -> None:
-    """Return once the served version has stored offsets past the gate's (412 if not)."""
-    if gate is None or gate.min_offsets is None:
-        return
-    wanted = {p: o + 1 for p, o in gate.min_offsets.items()}  # stored: the NEXT offset
-    gates: Gates = request.app.state.gates
-    config: GateConfig = request.app.state.gate_config
-    live: LiveVersion = request.app.state.live
-    version = live.read_model
-    group = (version.consumer_group if version else None) or config.consumer_group
-
-    async def done() -> bool:
-        return gates.reached(wanted)
-
-    async def refresh() -> None:
-        gates.observe(await reads.stored_offsets(group, config.topic), orders_changed=False)
-
-    if not await gates.until(done, refresh, gate.deadline):
-        reached = {p: gates.offsets.get(p, 0) - 1 for p in gate.min_offsets}
-        raise NotReached(
-            {"min_offsets": format_offsets(gate.min_offsets)},
-            {"min_offsets": format_offsets(reached)},
-            retry_after=1,
-        )
-
-
-async def _order_gated(
-    request: AnyRequest,
-    reads: OrderReads,
-    gate: Gate | None,
-    read: Callable[[], Awaitable[TaggedBody | None]],
-) -> TaggedBody | None:
-    """The order, once the gate is passed: offsets first, then its version."""
-    await _offsets_reached(request, reads, gate)
-    if gate is None or gate.min_version is None:
-        return await read()
-    wanted = gate.min_version
-    seen: list[TaggedBody | None] = [None]
-
-    async def done() -> bool:
-        seen[0] = await read()
-        return seen[0] is not None and body_version(seen[0].body) >= wanted
-
-    async def refresh() -> None:
-        return None  # every push re-reads the order (through the caches) in `done`
-
-    gates: Gates = request.app.state.gates
-    if not await gates.until(done, refresh, gate.deadline):
-        reached = body_version(seen[0].body) if seen[0] is not None else None
-        raise NotReached({"min_version": wanted}, {"min_version": reached}, retry_after=1)
-    return seen[0]
-
-
-async def _reads_after(
-    request: AnyRequest, min_offsets: str | None, wait: str | None
-) -> OrderReads:
-    """The reads of the version served, once it has applied `min_offsets` (if given)."""
-    reads = _reads(request)
-    await _offsets_reached(request, reads, _gate(request, min_offsets, wait))
-    return reads
-
-
 def _json(body: bytes) -> ASGIResponse:
     return ASGIResponse(body=body, media_type=JSON)
 
@@ -213,10 +121,10 @@ async def get_order(
 ) -> ASGIResponse:
     """One order by id, with a strong ETag (If-None-Match answers 304)."""
     # Local cache hits without a query string never get here: readside_query.edge answers them.
-    gate = _gate(request, min_offsets, wait, min_version)
+    gate = gate_of(request, min_offsets, wait, min_version)
     order = parse_uuid(order_id, "order_id")
-    reads = _reads(request)
-    tagged = await _order_gated(request, reads, gate, lambda: reads.order(order))
+    reads = served_reads(request)
+    tagged = await order_gated(request, reads, gate, lambda: reads.order(order))
     return order_response(request, tagged, f"order {order_id} not found")
 
 
@@ -229,10 +137,10 @@ async def get_order_by_number(
     wait: Wait = None,
 ) -> ASGIResponse:
     """One order by its order number, with the same ETag as by id."""
-    gate = _gate(request, min_offsets, wait, min_version)
+    gate = gate_of(request, min_offsets, wait, min_version)
     number = parse_order_number(order_number)
-    reads = _reads(request)
-    tagged = await _order_gated(request, reads, gate, lambda: reads.order_by_number(number))
+    reads = served_reads(request)
+    tagged = await order_gated(request, reads, gate, lambda: reads.order_by_number(number))
     return order_response(request, tagged, f"order number {order_number!r} not found")
 
 
@@ -255,7 +163,7 @@ async def list_customer_orders(
     """A customer's orders, newest first; `total` counts every match of the filters."""
     query = parse_list_query(limit, offset, created_from, created_to, min_total, max_total)
     customer = parse_uuid(customer_id, "customer_id")
-    reads = await _reads_after(request, min_offsets, wait)
+    reads = await reads_after(request, min_offsets, wait)
     return _json(await reads.customer_orders(customer, query))
 
 
@@ -278,7 +186,7 @@ async def list_orders_by_status(
     """Orders in one status (CREATED, CONFIRMED, CANCELLED, SHIPPED, DELIVERED), newest first."""
     query = parse_list_query(limit, offset, created_from, created_to, min_total, max_total)
     wanted = parse_status(status)
-    reads = await _reads_after(request, min_offsets, wait)
+    reads = await reads_after(request, min_offsets, wait)
     return _json(await reads.status_orders(wanted, query))
 
 
@@ -299,7 +207,7 @@ async def get_customer_summary(
 ) -> ASGIResponse:
     """Order count by status, amount spent by currency, first and last order times."""
     customer = parse_uuid(customer_id, "customer_id")
-    reads = await _reads_after(request, min_offsets, wait)
+    reads = await reads_after(request, min_offsets, wait)
     body = await reads.customer_summary(customer)
     if body is None:
         raise not_found(f"no orders for customer {customer_id}")
