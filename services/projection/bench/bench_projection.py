@@ -26,6 +26,7 @@ import httpx
 import msgspec
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from readside_core.db import plain_database_url
 from readside_kafka import topic_partitions
 from readside_projection.events_tool import publish
 from readside_projection.generator import generate
@@ -39,12 +40,8 @@ def fresh_database(admin: str) -> str:
     return create_database(admin, "readside_bench")
 
 
-def plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
 async def stored_total(url: str, group: str) -> int:
-    conn = await asyncpg.connect(plain(url))
+    conn = await asyncpg.connect(plain_database_url(url))
     try:
         return int(
             await conn.fetchval(
@@ -292,7 +289,7 @@ async def end_to_end(
 
 async def copy_ceiling(source_url: str) -> tuple[int, float]:
     """Seconds to COPY the final order_views rows into an empty, indexed copy of the table."""
-    conn = await asyncpg.connect(plain(source_url))
+    conn = await asyncpg.connect(plain_database_url(source_url))
     try:
         rows = await conn.fetch("SELECT * FROM order_views")
         await conn.execute("CREATE TABLE copy_ceiling (LIKE order_views INCLUDING ALL)")

@@ -55,10 +55,9 @@ class Gate:
     min_offsets: dict[int, int] | None
     min_version: int | None
     wait_seconds: float
-
-    @property
-    def deadline(self) -> float:
-        return time.monotonic() + self.wait_seconds
+    # Fixed when the request is parsed: waiting for the offsets, then for the version, shares
+    # one budget of `wait_seconds` (a property read at each wait gave each wait a full one).
+    deadline: float
 
 
 def parse_gate(
@@ -95,7 +94,8 @@ def parse_gate(
             problems.append(problem("wait", "query", message))
     if problems:
         raise bad_request(problems)
-    return Gate(offsets, version, min(seconds, max_wait))
+    seconds = min(seconds, max_wait)
+    return Gate(offsets, version, seconds, time.monotonic() + seconds)
 
 
 def _integer(
