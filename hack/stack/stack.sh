@@ -16,10 +16,20 @@ set -euo pipefail
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd -P)
 
-PG_PORT=${READSIDE_PG_PORT:-55432}
-REDIS_PORT=${READSIDE_REDIS_PORT:-56379}
-KAFKA_PORT=${READSIDE_KAFKA_PORT:-59092}
-KAFKA_CONTROLLER_PORT=${READSIDE_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
+# Ports: READSIDE_*_PORT when set; else the ports this clone's stack recorded when it drew
+# free ones (see choose_ports); else the defaults.
+PORTS_FILE=$REPO_ROOT/.local/stack/ports.env
+RECORDED_PG_PORT="" RECORDED_REDIS_PORT="" RECORDED_KAFKA_PORT="" RECORDED_KAFKA_CONTROLLER_PORT=""
+# shellcheck source=/dev/null  # written by record_ports below
+[[ ! -f $PORTS_FILE ]] || source "$PORTS_FILE"
+PG_PORT=${READSIDE_PG_PORT:-${RECORDED_PG_PORT:-55432}}
+REDIS_PORT=${READSIDE_REDIS_PORT:-${RECORDED_REDIS_PORT:-56379}}
+KAFKA_PORT=${READSIDE_KAFKA_PORT:-${RECORDED_KAFKA_PORT:-59092}}
+if [[ -n ${READSIDE_KAFKA_PORT-} ]]; then
+    KAFKA_CONTROLLER_PORT=${READSIDE_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
+else
+    KAFKA_CONTROLLER_PORT=${READSIDE_KAFKA_CONTROLLER_PORT:-${RECORDED_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}}
+fi
 # Deadline (seconds) for each server to become ready. Generous: the box may be busy compiling.
 TIMEOUT=${READSIDE_STACK_TIMEOUT:-120}
 
@@ -146,6 +156,39 @@ check_port_free() {  # check_port_free NAME PORT
         fi
         sleep 1
     done
+}
+
+# A port the kernel considers free right now (bound to 0 and released).
+draw_port() {
+    perl -MSocket -e 'socket(my $s, PF_INET, SOCK_STREAM, 0) or die;
+        bind($s, sockaddr_in(0, inet_aton("127.0.0.1"))) or die;
+        print((sockaddr_in(getsockname($s)))[0], "\n")'
+}
+
+# With READSIDE_STACK_PORTS=free (the test kit sets it, so `make test` and `make e2e` run
+# beside another clone's `make up`): when none of this clone's servers runs, no port was
+# chosen explicitly or recorded, and a default port is held by another process, draw four
+# free ports and record them in $PORTS_FILE, so every later command of this clone (env,
+# restart, down, make up) uses the same ones. `clean` forgets them.
+choose_ports() {
+    [[ ${READSIDE_STACK_PORTS-} == free ]] || return 0
+    [[ -z ${READSIDE_PG_PORT-}${READSIDE_REDIS_PORT-}${READSIDE_KAFKA_PORT-} ]] || return 0
+    [[ ! -f $PORTS_FILE ]] || return 0
+    local n p held=""
+    for n in "${SERVERS[@]}"; do
+        ! server_pid "$n" >/dev/null || return 0
+    done
+    for p in "$PG_PORT" "$REDIS_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+        ! port_open "$p" || held="$held $p"
+    done
+    [[ -n $held ]] || return 0
+    PG_PORT=$(draw_port) REDIS_PORT=$(draw_port) KAFKA_PORT=$(draw_port)
+    KAFKA_CONTROLLER_PORT=$(draw_port)
+    mkdir -p -- "$STATE"
+    printf 'RECORDED_%s=%s\n' PG_PORT "$PG_PORT" REDIS_PORT "$REDIS_PORT" \
+        KAFKA_PORT "$KAFKA_PORT" KAFKA_CONTROLLER_PORT "$KAFKA_CONTROLLER_PORT" >"$PORTS_FILE"
+    say "127.0.0.1 port(s)$held held by another process: this clone's stack uses" \
+        "PostgreSQL $PG_PORT, Redis $REDIS_PORT, Kafka $KAFKA_PORT (recorded in $PORTS_FILE)"
 }
 
 # Our fixed ports lie inside Linux's ephemeral port range (32768-60999 by default). While a
@@ -685,6 +728,7 @@ start_servers() {
     local -a launched=()
     installed || cmd_install
     make_dirs
+    choose_ports
     reserve_ports "$PG_PORT" "$REDIS_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
     for n in "$@"; do
         if server_pid "$n" >/dev/null; then

@@ -1,7 +1,9 @@
 """The local stack (hack/stack: PostgreSQL, Redis, Kafka) and fresh, migrated databases on it.
 
 The ports come from READSIDE_PG_PORT, READSIDE_REDIS_PORT and READSIDE_KAFKA_PORT when set
-(stack.sh reads them), so a second stack can run beside another clone's."""
+(stack.sh reads them). Otherwise the kit lets stack.sh draw free ports when another clone's
+stack (or anything else) holds the defaults (READSIDE_STACK_PORTS=free), so `make test` and
+`make e2e` run beside another clone's `make up`."""
 
 from __future__ import annotations
 
@@ -19,7 +21,13 @@ STACK = REPO / "hack" / "stack" / "stack.sh"
 
 def stack(*args: str) -> str:
     """Run hack/stack/stack.sh (`stack("restart", "kafka")`...); return what it printed."""
-    done = subprocess.run(["bash", str(STACK), *args], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["bash", str(STACK), *args],
+        env={**os.environ, "READSIDE_STACK_PORTS": "free"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"stack.sh {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
