@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from .apiserver import can_start_local, kind_args, local_api_server
-from .tools import KUBECONFIG, cluster_up, run, tool
+from readside_testkit.kind.apiserver import can_start_local, kind_args, local_api_server
+from readside_testkit.kind.tools import KUBECONFIG, cluster_up, run, tool
 
 
 def _require(name: str, how: str) -> str:

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 import yaml
 
-from .tools import CHART, VALUES, documents, helm_template, run, security_problems
+from readside_testkit.kind.tools import (
+    CHART,
+    VALUES,
+    documents,
+    helm_template,
+    run,
+    security_problems,
+)
 
 pytestmark = pytest.mark.kind
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .release import Release
-from .tools import CHART, CLUSTER, CONTEXT, REPO, run
+from readside_testkit.kind.release import Release
+from readside_testkit.kind.tools import CHART, CLUSTER, CONTEXT, REPO, run
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 

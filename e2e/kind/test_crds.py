@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from .tools import CHART, run
+from readside_testkit.kind.tools import CHART, run
 
 pytestmark = pytest.mark.kind
 

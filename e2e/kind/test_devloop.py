@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .tools import REPO, run
+from readside_testkit.kind.tools import REPO, run
 
 pytestmark = pytest.mark.kind
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .tools import run
+from readside_testkit.kind.tools import run
 
 pytestmark = pytest.mark.kind
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .tools import KUSTOMIZE_DIR, documents, run, security_problems
+from readside_testkit.kind.tools import KUSTOMIZE_DIR, documents, run, security_problems
 
 pytestmark = pytest.mark.kind
 

@@ -23,9 +23,8 @@ from typing import Any
 
 import pytest
 
+from readside_testkit.kind.tools import CONTEXT, REPO, run, tool_env, wait_for
 from readside_testkit.ports import free_port
-
-from .tools import CONTEXT, REPO, run, tool_env, wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 

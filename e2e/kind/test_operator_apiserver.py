@@ -26,10 +26,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
+from readside_testkit.kind.apiserver import (
+    RESTRICTED_USER,
+    can_start_local,
+    local_api_server,
+    restricted_kubeconfig,
+)
+from readside_testkit.kind.tools import BIN, CHART, REPO, run, tool, wait_for
 from readside_testkit.ports import free_port
-
-from .apiserver import RESTRICTED_USER, can_start_local, local_api_server, restricted_kubeconfig
-from .tools import BIN, CHART, REPO, run, tool, wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.integration]
 

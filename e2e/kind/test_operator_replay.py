@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
-from .release import EXPECTED, PROJECTION, SAMPLE, Operated, PortForward, served_exactly
-from .tools import CLUSTER, REPO, run, wait_for
+from readside_testkit.kind.operated import PROJECTION, Operated
+from readside_testkit.kind.port_forward import PortForward, served_exactly
+from readside_testkit.kind.release import EXPECTED, SAMPLE
+from readside_testkit.kind.tools import CLUSTER, REPO, run, wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 

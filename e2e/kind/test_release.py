@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from .release import EXPECTED, SAMPLE, PortForward, Release, served_exactly
-from .tools import CLUSTER, REPO, run, wait_for
+from readside_testkit.kind.port_forward import PortForward, served_exactly
+from readside_testkit.kind.release import EXPECTED, SAMPLE, Release
+from readside_testkit.kind.tools import CLUSTER, REPO, run, wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 

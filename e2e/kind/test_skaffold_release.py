@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from readside_testkit.kind.tools import CHART
+
 from . import test_release as suite
 from .test_release import (  # noqa: F401  (the same tests and fixtures, collected here too)
     api,
@@ -21,7 +23,6 @@ from .test_release import (  # noqa: F401  (the same tests and fixtures, collect
     test_sample_events_published_in_cluster_are_served_as_expected,
     test_upgrade_changing_a_value_rolls_pods_without_losing_an_event,
 )
-from .tools import CHART
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 

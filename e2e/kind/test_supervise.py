@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .tools import REPO, wait_for
+from readside_testkit.kind.tools import REPO, wait_for
 
 pytestmark = pytest.mark.kind
 

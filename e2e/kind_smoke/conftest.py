@@ -15,7 +15,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from .kind_helpers import BIN, CLUSTER, KUBECONFIG, REPO, Cluster, pinned_images, run, wait_for
+from readside_testkit.kind.tools import (
+    BIN,
+    CLUSTER,
+    KUBECONFIG,
+    REPO,
+    Cluster,
+    pinned_images,
+    run,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="session")

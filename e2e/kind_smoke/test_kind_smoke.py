@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from .kind_helpers import BIN, CLUSTER, Cluster, pinned_versions, run, wait_for
+from readside_testkit.kind.tools import BIN, CLUSTER, Cluster, pinned_versions, run, wait_for
 
 pytestmark = pytest.mark.kind
 

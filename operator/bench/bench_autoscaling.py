@@ -26,13 +26,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from e2e.kind.apiserver import can_start_local, local_api_server  # noqa: E402
-from e2e.kind.tools import BIN, CHART, run  # noqa: E402
-from readside_testkit.ports import free_port  # noqa: E402
-from readside_testkit.stack import stack  # noqa: E402
+from readside_testkit.kind.apiserver import can_start_local, local_api_server
+from readside_testkit.kind.tools import BIN, CHART, run
+from readside_testkit.ports import free_port
+from readside_testkit.stack import REPO, stack
 
 PARTITIONS = 6
 
@@ -175,7 +172,7 @@ def main() -> None:
         kubectl(kubeconfig, "apply", "-f", str(CHART / "crds"))
         operator = subprocess.Popen(
             [
-                str(ROOT / ".venv" / "bin" / "readside-operator"),
+                str(REPO / ".venv" / "bin" / "readside-operator"),
                 "--namespace=bench",
                 f"--liveness=http://127.0.0.1:{free_port()}/healthz",
             ],

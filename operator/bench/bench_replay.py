@@ -14,13 +14,9 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from e2e.kind.release import PROJECTION, Operated  # noqa: E402
-from e2e.kind.tools import CONTEXT, tool, tool_env, wait_for  # noqa: E402
+from readside_testkit.kind.operated import PROJECTION, Operated
+from readside_testkit.kind.tools import CONTEXT, tool, tool_env, wait_for
 
 NAMESPACE = "readside-op-bench"
 EVENTS_PER_ORDER = 2.85  # the generator's mean (114 events for 40 orders in the sample)

@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from readside_testkit.kind.tools import BIN, CONTEXT, cluster_up, run, tool, wait_for
 from readside_testkit.ports import free_port
-
-from .tools import BIN, CONTEXT, cluster_up, run, tool, wait_for
 
 KUBECONFIG_TEMPLATE = """apiVersion: v1
 kind: Config

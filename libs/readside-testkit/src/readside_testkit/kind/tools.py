@@ -6,17 +6,20 @@ project's kind cluster "readside" (hack/kind/up.sh) through .local/kind/kubeconf
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from readside_testkit.stack import REPO
+
 BIN = REPO / ".local" / "toolchain" / "bin"
 KUBECONFIG = REPO / ".local" / "kind" / "kubeconfig"
 CLUSTER = os.environ.get("READSIDE_KIND_CLUSTER", "readside")
@@ -74,15 +77,25 @@ def run(
     return done
 
 
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float, every: float = 1.0) -> Any:
-    """Poll until predicate() is truthy; fail naming `what` at the deadline."""
+def wait_for(
+    what: str, predicate: Callable[[], Any], timeout: float = 120, every: float = 1.0
+) -> Any:
+    """Poll until predicate() is truthy (a failed command or a timed-out one counts as not
+    yet); fail naming `what` and the last result at the deadline."""
     deadline = time.monotonic() + timeout
+    last: Any = None
     while True:
-        result = predicate()
-        if result:
-            return result
+        try:
+            last = predicate()
+        except (AssertionError, subprocess.TimeoutExpired) as exc:
+            last = exc
+        else:
+            if last:
+                return last
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise AssertionError(
+                f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}"
+            )
         time.sleep(every)
 
 
@@ -166,3 +179,46 @@ def security_problems(
                 if "/tmp" not in mounts:
                     problems.append(f"{name}: read-only root but no writable /tmp mount")
     return problems
+
+
+def env_file(path: Path) -> dict[str, str]:
+    """A KEY=value file (hack/toolchain/versions.env, hack/images/images.env) as a dict."""
+    pairs: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            pairs[key] = value
+    return pairs
+
+
+def pinned_versions() -> dict[str, str]:
+    return env_file(REPO / "hack" / "toolchain" / "versions.env")
+
+
+def pinned_images() -> dict[str, str]:
+    return env_file(REPO / "hack" / "images" / "images.env")
+
+
+@dataclass
+class Cluster:
+    """kubectl on the kind cluster `name` with the pinned binary."""
+
+    name: str
+
+    def kubectl(
+        self, *args: str, timeout: float = 120, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return run(
+            [str(BIN / "kubectl"), "--kubeconfig", str(KUBECONFIG), "--context", CONTEXT, *args],
+            timeout=timeout,
+            check=check,
+            input_text=stdin,
+        )
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json").stdout)
+
+    def apply(self, manifest: str, namespace: str | None = None) -> None:
+        ns = ["-n", namespace] if namespace else []
+        self.kubectl(*ns, "apply", "-f", "-", stdin=manifest)

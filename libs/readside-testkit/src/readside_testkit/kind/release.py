@@ -1,22 +1,19 @@
 """A Readside Helm release in the kind cluster, for the e2e suites and the replay benchmark.
 
 `Release` installs the chart beside the dev dependencies of deploy/dev in one namespace,
-publishes from a one-off pod and reads pod identities; `PortForward` reaches the query API;
-`Operated` adds what the operator suites need (ProjectionReplays, psql, phases).
+publishes from a one-off pod and reads pod identities. `port_forward.PortForward` reaches the
+query API; `operated.Operated` adds what the operator suites need (replays, psql, phases).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .tools import CHART, CONTEXT, REPO, run, tool, tool_env, wait_for
+from readside_testkit.kind.tools import CHART, CONTEXT, REPO, run, tool, tool_env, wait_for
 
 NAMESPACE = os.environ.get("READSIDE_E2E_NAMESPACE", "readside-e2e")
 SAMPLE = REPO / "e2e" / "fixtures" / "sample.events.jsonl"
@@ -166,150 +163,3 @@ class Release:
             for p in pods["items"]
             if p["metadata"].get("deletionTimestamp") is None
         }
-
-
-class PortForward:
-    """`kubectl port-forward` to the query Service on a free local port.
-
-    A port-forward to a Service is pinned to one pod: when a rollout replaces that pod the
-    forward breaks, so a failed request starts a new one for the next call."""
-
-    def __init__(self, kubectl: str, namespace: str = NAMESPACE) -> None:
-        self.kubectl = kubectl
-        self.namespace = namespace
-        self.last_error = ""
-        self._start()
-
-    def _start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                self.kubectl,
-                "--context",
-                CONTEXT,
-                "-n",
-                self.namespace,
-                "port-forward",
-                "service/readside-query",
-                ":8081",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=tool_env(),
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        found = re.search(r"127\.0\.0\.1:(\d+)", line)
-        assert found, f"port-forward said: {line}"
-        self.base = f"http://127.0.0.1:{found.group(1)}"
-
-    def get(self, path: str, timeout: float = 5) -> tuple[int, Any]:
-        try:
-            with urllib.request.urlopen(self.base + path, timeout=timeout) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, None
-        except (OSError, ValueError) as error:
-            self.last_error = repr(error)
-            self.close()
-            self._start()
-            return 0, None
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-def served_exactly(api: PortForward, expected: dict[str, Any]) -> bool:
-    return all(
-        api.get(f"/api/v1/orders/{order_id}") == (200, body) for order_id, body in expected.items()
-    )
-
-
-PROJECTION = "orders"
-DEPLOYMENT = "readside-projection"
-
-
-class Operated(Release):
-    """A release with the operator enabled."""
-
-    def fresh_install(self, *sets: str) -> None:
-        """An empty namespace (so counts are exact), the dev dependencies, current CRDs,
-        and the chart with the operator enabled."""
-        # Replays first, while an operator can still remove their finalizers.
-        self.kubectl(
-            "delete", "projectionreplays", "--all", "--timeout=120s", check=False, timeout=150
-        )
-        run(
-            [
-                self.kubectl_bin,
-                "--context",
-                CONTEXT,
-                "delete",
-                "namespace",
-                self.namespace,
-                "--timeout=300s",
-            ],
-            check=False,
-            timeout=320,
-        )
-        self.deploy_dependencies()
-        # helm installs crds/ only when absent and never upgrades them: bring them up to date.
-        run(
-            [
-                self.kubectl_bin,
-                "--context",
-                CONTEXT,
-                "apply",
-                "--server-side",
-                "--force-conflicts",
-                "-f",
-                str(CHART / "crds"),
-            ]
-        )
-        self.install("operator.enabled=true", *sets)
-
-    def psql(self, sql: str) -> str:
-        script = f'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAc "{sql}"'
-        return self.kubectl("exec", "deploy/postgres", "--", "sh", "-c", script).stdout.strip()
-
-    def replay(self, name: str, **spec: Any) -> None:
-        body = {
-            "apiVersion": "readside.io/v1alpha1",
-            "kind": "ProjectionReplay",
-            "metadata": {"name": name},
-            "spec": {"projection": PROJECTION, **spec},
-        }
-        self.kubectl("apply", "-f", "-", input_text=json.dumps(body))
-
-    def get(self, kind: str, name: str) -> dict[str, Any]:
-        return json.loads(self.kubectl("get", kind, name, "-o", "json").stdout)  # type: ignore[no-any-return]
-
-    def status(self, name: str) -> dict[str, Any]:
-        found = self.kubectl("get", "projectionreplay", name, "-o", "json", check=False)
-        return (json.loads(found.stdout).get("status") or {}) if found.returncode == 0 else {}
-
-    def wait_phase(self, name: str, *phases: str, timeout: float = 300) -> dict[str, Any]:
-        wait_for(
-            f"replay {name} in {phases}",
-            lambda: self.status(name).get("phase") in phases,
-            timeout=timeout,
-            every=1,
-        )
-        return self.status(name)
-
-    def replicas(self) -> int:
-        return int(self.get("deployment", DEPLOYMENT)["spec"].get("replicas", 0))
-
-    def annotations(self) -> dict[str, str]:
-        return self.get("projection", PROJECTION)["metadata"].get("annotations") or {}
-
-    def events_of(self, name: str) -> str:
-        return self.kubectl(
-            "get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json"
-        ).stdout
-
-    def publish_file(self, path: Path) -> None:
-        publisher = self.publish(path)
-        out, _ = publisher.communicate(timeout=180)
-        assert publisher.returncode == 0, out
