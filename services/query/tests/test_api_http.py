@@ -139,6 +139,8 @@ async def test_status_list_holds_only_that_status_newest_first(
         str(views[4].order_id),
         str(views[1].order_id),
     ]
+    for spelled in ("shipped", "Shipped"):  # any case, as the seed; the answer says SHIPPED
+        assert (await api.get(f"/api/v1/orders/status/{spelled}", params=window)).json() == body
     all_shipped = (await api.get("/api/v1/orders/status/SHIPPED", params={"limit": 100})).json()
     assert {o["status"] for o in all_shipped["orders"]} == {"SHIPPED"}
     times = [o["created_at"] for o in all_shipped["orders"]]

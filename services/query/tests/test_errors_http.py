@@ -44,7 +44,7 @@ C = "6513270e-269e-4d37-b2a7-4de452e6b438"
         (f"/api/v1/customers/{C}/orders?offset=-1", "offset"),
         (f"/api/v1/customers/{C}/orders?offset=1.5", "offset"),
         (f"/api/v1/customers/{C}/orders?offset=99999999999999999999", "offset"),
-        ("/api/v1/orders/status/shipped", "status"),
+        ("/api/v1/orders/status/shipp%C3%A9d", "status"),
         ("/api/v1/orders/status/LOST", "status"),
         ("/api/v1/orders/status/SHIPPED?limit=1000", "limit"),
         ("/api/v1/orders/status/SHIPPED?created_from=yesterday", "created_from"),

@@ -6,12 +6,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
+import re
+
 import pytest
 
 from readside_core.views import OrderStatus
 from readside_query.errors import ApiError
 from readside_query.params import (
     ListQuery,
+    any_case_pattern,
     parse_list_query,
     parse_order_number,
     parse_status,
@@ -137,12 +140,21 @@ def test_uuid_is_parsed_and_a_bad_one_names_the_parameter() -> None:
     assert "'not-a-uuid'" in excinfo.value.message
 
 
-def test_status_is_exact_upper_case() -> None:
-    assert parse_status("SHIPPED") is OrderStatus.SHIPPED
-    for raw in ("shipped", "Shipped", "LOST", ""):
+def test_status_is_accepted_in_any_ascii_case_as_the_seed_does() -> None:
+    for raw in ("SHIPPED", "shipped", "Shipped"):
+        assert parse_status(raw) is OrderStatus.SHIPPED
+    for raw in ("LOST", "", "\u017fhipped"):  # long s: upper-cases to S, but is not ASCII
         with pytest.raises(ApiError) as excinfo:
             parse_status(raw)
         assert "CREATED, CONFIRMED, CANCELLED, SHIPPED, DELIVERED" in excinfo.value.message
+
+
+def test_the_any_case_pattern_matches_exactly_the_words_in_any_ascii_case() -> None:
+    pattern = re.compile(any_case_pattern(["SHIPPED", "CREATED"]))
+    for raw in ("SHIPPED", "shipped", "sHiPpEd", "created"):
+        assert pattern.match(raw)
+    for raw in ("SHIPPEDX", "XSHIPPED", "SHIP", "", "SHIPPED|CREATED"):
+        assert not pattern.match(raw)
 
 
 @pytest.mark.parametrize("raw", ["", "x" * 51, "ORD-\x00", "ORD\n1"])

@@ -59,12 +59,20 @@ def parse_order_number(raw: str) -> str:
 
 
 def parse_status(raw: str) -> OrderStatus:
-    """Exact match, upper case, as the seed: `shipped` is a 400 that names the valid values."""
+    """Any ASCII case, as the seed (`shipped` is SHIPPED); anything else is a 400 that names
+    the valid values."""
     try:
-        return OrderStatus(raw)
+        return OrderStatus(raw.upper() if raw.isascii() else raw)
     except ValueError:
-        message = f"status must be one of {STATUSES} (upper case), got {_shown(raw)}"
+        message = f"status must be one of {STATUSES} (any case), got {_shown(raw)}"
         raise bad_request([problem("status", "path", message)]) from None
+
+
+def any_case_pattern(words: list[str]) -> str:
+    """An ECMA-262 pattern (JSON Schema has no case-insensitive flag) matching `words` in any
+    ASCII case: ["ab"] -> ^([Aa][Bb])$."""
+    spelled = ("".join(f"[{c.upper()}{c.lower()}]" for c in word) for word in words)
+    return f"^({'|'.join(spelled)})$"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,13 @@ from readside_query.openapi import (
     StatusOrdersBody,
     ok,
 )
-from readside_query.params import parse_list_query, parse_order_number, parse_status, parse_uuid
+from readside_query.params import (
+    any_case_pattern,
+    parse_list_query,
+    parse_order_number,
+    parse_status,
+    parse_uuid,
+)
 
 JSON = "application/json"
 AnyRequest = Request[Any, Any, Any]
@@ -58,7 +64,14 @@ MaxTotal = Annotated[str | None, _query("Largest total_amount.", **_AMOUNT)]
 OrderId = Annotated[str, _path("The order's id.", format=OpenAPIFormat.UUID)]
 CustomerId = Annotated[str, _path("The customer's id.", format=OpenAPIFormat.UUID)]
 OrderNumber = Annotated[str, _path("e.g. ORD-05b4c4250bab.", minLength=1, maxLength=50)]
-Status = Annotated[str, _path("Exact, upper case.", enum=[s.value for s in OrderStatus])]
+Status = Annotated[
+    str,
+    _path(
+        "An order status, in any case (answers carry it upper case).",
+        pattern=any_case_pattern([s.value for s in OrderStatus]),
+        examples={"shipped": {"value": "SHIPPED"}},
+    ),
+]
 MinOffsets = Annotated[
     str | None,
     _query(
