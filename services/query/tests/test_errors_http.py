@@ -1,12 +1,15 @@
-"""Errors over HTTP against a real Granian process: 400s name the parameter, 404s and 405s
-have the same JSON shape, and no input gets a 500."""
+"""Errors over HTTP against a real Granian process: 400s name the parameter, 404s, 405s, 414s
+and 431s have the same JSON shape, no input gets a 500, and HEAD mirrors every GET."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
+
+from readside_query.request_shape import MAX_HEADER_BYTES, MAX_URI_BYTES
 
 pytestmark = pytest.mark.integration
 
@@ -100,3 +103,50 @@ async def test_methods_other_than_get_are_405_with_a_json_body(api: httpx.AsyncC
     response = await api.post(f"/api/v1/orders/{uuid4()}")
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"
+
+
+async def test_a_uri_over_the_limit_is_414_with_the_json_error_body(api: httpx.AsyncClient) -> None:
+    response = await api.get(f"/api/v1/customers/{C}/orders?x=" + "a" * MAX_URI_BYTES)
+    assert response.status_code == 414
+    body = response.json()
+    assert body["error"] == "uri_too_long"
+    assert str(MAX_URI_BYTES) in body["message"]
+
+
+async def test_headers_over_the_limit_are_431_with_the_json_error_body(
+    api: httpx.AsyncClient,
+) -> None:
+    response = await api.get(f"/api/v1/orders/{uuid4()}", headers={"x-big": "a" * MAX_HEADER_BYTES})
+    assert response.status_code == 431
+    assert response.json()["error"] == "header_fields_too_large"
+
+
+async def test_beyond_granians_own_header_count_limit_the_431_has_no_body(
+    api: httpx.AsyncClient,
+) -> None:
+    """What the README says cannot carry the JSON body: hyper's limit, before any app code."""
+    headers = {f"x-h{i}": "v" for i in range(120)}
+    response = await api.get(f"/api/v1/orders/{uuid4()}", headers=headers)
+    assert response.status_code == 431
+    assert response.content == b""
+
+
+def get_routes(api_document: dict[str, Any]) -> list[str]:
+    """Every GET path of the OpenAPI document, with example values in its parameters."""
+    values = {"order_id": str(uuid4()), "customer_id": C, "order_number": "ORD-1"}
+    values["status"] = "SHIPPED"
+    return [path.format(**values) for path, item in api_document["paths"].items() if "get" in item]
+
+
+async def test_head_answers_every_get_route_with_its_status_and_headers_and_no_body(
+    api: httpx.AsyncClient,
+) -> None:
+    routes = get_routes((await api.get("/schema/openapi.json")).json())
+    assert len(routes) >= 5
+    for path in [*routes, "/livez", "/readyz", "/metrics", "/api/v1/nothing-here"]:
+        get, head = await api.get(path), await api.head(path)
+        assert head.status_code == get.status_code, path
+        assert head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+        if path != "/metrics":  # its figures move between the two requests
+            assert head.headers.get("content-length") == get.headers.get("content-length"), path

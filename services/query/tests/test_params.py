@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
-
-import re
 
 import pytest
 

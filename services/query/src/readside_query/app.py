@@ -34,6 +34,7 @@ from readside_query.openapi import openapi_config
 from readside_query.probes import PROBE_ROUTES
 from readside_query.reads import OrderReads
 from readside_query.redis_cache import RedisCache, connect_redis
+from readside_query.request_shape import RequestShape
 from readside_query.routes import ORDER_ROUTES
 from readside_query.settings import QuerySettings
 from readside_query.subscriber import InvalidationSubscriber
@@ -162,4 +163,4 @@ def build_asgi_app(settings: QuerySettings) -> Any:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
         app = OpenTelemetryMiddleware(app)
-    return app
+    return RequestShape(app)

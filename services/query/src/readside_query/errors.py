@@ -25,7 +25,9 @@ _CODES = {
     412: "not_reached",
     405: "method_not_allowed",
     413: "payload_too_large",
+    414: "uri_too_long",
     429: "too_many_requests",
+    431: "header_fields_too_large",
     500: "internal_error",
     503: "unavailable",
 }
