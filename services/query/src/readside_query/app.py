@@ -30,7 +30,7 @@ from readside_query.errors import EXCEPTION_HANDLERS
 from readside_query.gating import GateConfig, Gates
 from readside_query.live_version import LiveVersion, ReadModelFollower, ServedVersion
 from readside_query.local_cache import LocalCache
-from readside_query.openapi import openapi_config
+from readside_query.openapi import docs_assets, openapi_config
 from readside_query.probes import PROBE_ROUTES
 from readside_query.reads import OrderReads
 from readside_query.redis_cache import RedisCache, connect_redis
@@ -141,7 +141,7 @@ def create_app(
             await services.close()
 
     return Litestar(
-        route_handlers=[*ORDER_ROUTES, *PROBE_ROUTES],
+        route_handlers=[*ORDER_ROUTES, *PROBE_ROUTES, docs_assets()],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),

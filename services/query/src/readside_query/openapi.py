@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.resources
+from pathlib import Path
 from typing import Any
 
 import msgspec
+from litestar import Router
 from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
 
 
 class OrderBody(msgspec.Struct):
@@ -82,10 +87,32 @@ BUSY = {
 }
 
 
+# The docs UI's assets come from the installed swagger-ui-py package, never from a CDN: our
+# users run air-gapped clusters.
+SCHEMA_PATH = "/schema"
+ASSETS_PATH = f"{SCHEMA_PATH}/static"
+ASSETS_DIR = Path(str(importlib.resources.files("swagger_ui") / "static"))
+
+
 def openapi_config() -> OpenAPIConfig:
+    swagger = SwaggerRenderPlugin(
+        js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+        css_url=f"{ASSETS_PATH}/swagger-ui.css",
+        standalone_preset_js_url=f"{ASSETS_PATH}/swagger-ui-standalone-preset.js",
+        path=["/", "/swagger"],
+        favicon=f"<link rel='icon' type='image/png' href='{ASSETS_PATH}/favicon-32x32.png'>",
+    )
     return OpenAPIConfig(
         title="Readside query service",
         version="1.0.0",
         description="Order read models (CQRS query side), cached in-process and in Redis.",
-        path="/schema",
+        path=SCHEMA_PATH,
+        render_plugins=[swagger],
+    )
+
+
+def docs_assets() -> Router:
+    """The docs UI's JavaScript, CSS and icon, served from the installed package."""
+    return create_static_files_router(
+        path=ASSETS_PATH, directories=[ASSETS_DIR], include_in_schema=False
     )
