@@ -11,6 +11,7 @@ from readside_query.edge import ORDER_TEMPLATE, Edge
 from readside_query.etag import TaggedBody
 from readside_query.local_cache import LocalCache
 from readside_query.metrics import REQUEST_STATS
+from readside_query.request_shape import RequestShape
 from readside_query.settings import QuerySettings
 
 pytestmark = pytest.mark.unit
@@ -101,6 +102,8 @@ async def test_everything_else_goes_to_the_inner_app_and_is_counted(method: str,
 
 def test_the_edge_and_the_app_share_one_in_process_cache() -> None:
     settings = QuerySettings(database_url="postgresql://u@h/db", redis_url="redis://h:6379/0")
-    edge = build_asgi_app(settings)
+    shape = build_asgi_app(settings)
+    assert isinstance(shape, RequestShape)  # HEAD and the 414/431 bodies, outermost
+    edge = shape.app
     assert isinstance(edge, Edge)
     assert edge.app.state.local_cache is edge._local

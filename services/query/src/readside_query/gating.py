@@ -30,7 +30,11 @@ from typing import Any
 from readside_query.errors import ApiError, bad_request
 from readside_query.params import problem
 
-_OFFSETS = re.compile(r"[0-9]{1,9}:[0-9]{1,18}(,[0-9]{1,9}:[0-9]{1,18})*")
+# What the parser accepts, stated as is in the OpenAPI document (readside_query.routes).
+OFFSETS_PATTERN = r"^[0-9]{1,9}:[0-9]{1,18}(,[0-9]{1,9}:[0-9]{1,18})*$"
+MAX_MIN_VERSION = 10**18 - 1
+_OFFSETS = re.compile(OFFSETS_PATTERN)
+_DIGITS = re.compile(r"[0-9]{1,18}")
 _VERSION = re.compile(rb'"version":([0-9]+)}$')
 
 
@@ -68,14 +72,13 @@ def parse_gate(
     default_wait: float,
     max_wait: float,
 ) -> Gate | None:
-    """The request's gate; None for an ungated read; 400 naming every bad parameter."""
-    if min_offsets is None and min_version is None:
-        return None
+    """The request's gate; None for an ungated read; 400 naming every bad parameter (a bad
+    `wait` too, even without a gate)."""
     problems: list[dict[str, Any]] = []
     offsets = None
     if min_offsets is not None:
-        if _OFFSETS.fullmatch(min_offsets.strip()):
-            pairs = (item.split(":") for item in min_offsets.strip().split(","))
+        if _OFFSETS.fullmatch(min_offsets):
+            pairs = (item.split(":") for item in min_offsets.split(","))
             offsets = {int(p): int(o) for p, o in pairs}
         else:
             message = (
@@ -94,6 +97,8 @@ def parse_gate(
             problems.append(problem("wait", "query", message))
     if problems:
         raise bad_request(problems)
+    if min_offsets is None and min_version is None:
+        return None
     seconds = min(seconds, max_wait)
     return Gate(offsets, version, seconds, time.monotonic() + seconds)
 
@@ -103,7 +108,7 @@ def _integer(
 ) -> int | None:
     if raw is None:
         return None
-    if raw.strip().isdigit() and len(raw.strip()) <= 18 and int(raw) >= minimum:
+    if _DIGITS.fullmatch(raw) and int(raw) >= minimum:
         return int(raw)
     problems.append(problem(name, "query", f"{name} must be an integer >= {minimum}, got {raw!r}"))
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get
-from litestar.openapi.spec import OpenAPIFormat, OpenAPIType
+from litestar.openapi.spec import Example, OpenAPIFormat, OpenAPIType
 from litestar.params import PathParameter, QueryParameter
 from litestar.response.base import ASGIResponse
 
@@ -14,6 +14,7 @@ from readside_query.edge import if_none_match
 from readside_query.errors import not_found
 from readside_query.etag import TaggedBody, none_match
 from readside_query.gated_reads import gate_of, order_gated, reads_after, served_reads
+from readside_query.gating import MAX_MIN_VERSION, OFFSETS_PATTERN
 from readside_query.openapi import (
     BAD_REQUEST,
     BUSY,
@@ -27,6 +28,8 @@ from readside_query.openapi import (
     ok,
 )
 from readside_query.params import (
+    MAX_OFFSET,
+    MAX_ORDER_NUMBER_LENGTH,
     any_case_pattern,
     parse_list_query,
     parse_order_number,
@@ -38,14 +41,28 @@ JSON = "application/json"
 AnyRequest = Request[Any, Any, Any]
 
 
-def _query(description: str, **schema: Any) -> QueryParameter:
+def _examples(examples: dict[str, Any]) -> list[Example] | None:
+    return [Example(summary=name, value=value) for name, value in examples.items()] or None
+
+
+def _query(description: str, examples: dict[str, Any] | None = None, **schema: Any) -> Any:
     # Parsed as text by readside_query.params (one place for every 400 message); the OpenAPI
     # schema states the real contract.
-    return QueryParameter(description=description, schema_extra={"oneOf": None, **schema})
+    return QueryParameter(
+        description=description,
+        examples=_examples(examples or {}),
+        schema_extra={"oneOf": None, **schema},
+    )
 
 
-def _path(description: str, **schema: Any) -> PathParameter:
-    return PathParameter(description=description, schema_extra=schema)
+def _path(description: str, examples: dict[str, Any], **schema: Any) -> Any:
+    return PathParameter(description=description, examples=_examples(examples), schema_extra=schema)
+
+
+# The sample data's first order (e2e/fixtures): `make up` serves it, so the examples work.
+SAMPLE_ORDER = "05b4c425-0bab-4f9f-a732-1d319cce12d5"
+SAMPLE_CUSTOMER = "6513270e-269e-4d37-b2a7-4de452e6b438"
+SAMPLE_NUMBER = "ORD-05b4c4250bab"
 
 
 _TIME = {"type": OpenAPIType.STRING, "format": OpenAPIFormat.DATE_TIME}
@@ -55,21 +72,48 @@ Limit = Annotated[
     _query("Page size.", type=OpenAPIType.INTEGER, minimum=1, maximum=100, default=20),
 ]
 Offset = Annotated[
-    str | None, _query("Rows to skip.", type=OpenAPIType.INTEGER, minimum=0, default=0)
+    str | None,
+    _query("Rows to skip.", type=OpenAPIType.INTEGER, minimum=0, maximum=MAX_OFFSET, default=0),
 ]
-CreatedFrom = Annotated[str | None, _query("Created at or after (RFC 3339, with zone).", **_TIME)]
-CreatedTo = Annotated[str | None, _query("Created at or before (RFC 3339, with zone).", **_TIME)]
-MinTotal = Annotated[str | None, _query("Smallest total_amount.", **_AMOUNT)]
-MaxTotal = Annotated[str | None, _query("Largest total_amount.", **_AMOUNT)]
-OrderId = Annotated[str, _path("The order's id.", format=OpenAPIFormat.UUID)]
-CustomerId = Annotated[str, _path("The customer's id.", format=OpenAPIFormat.UUID)]
-OrderNumber = Annotated[str, _path("e.g. ORD-05b4c4250bab.", minLength=1, maxLength=50)]
+CreatedFrom = Annotated[
+    str | None,
+    _query(
+        "Created at or after (RFC 3339, with zone).",
+        {"March 2024": "2024-03-01T00:00:00Z"},
+        **_TIME,
+    ),
+]
+CreatedTo = Annotated[
+    str | None,
+    _query(
+        "Created at or before (RFC 3339, with zone).",
+        {"March 2024": "2024-03-31T23:59:59Z"},
+        **_TIME,
+    ),
+]
+MinTotal = Annotated[str | None, _query("Smallest total_amount.", {"100": "100"}, **_AMOUNT)]
+MaxTotal = Annotated[str | None, _query("Largest total_amount.", {"2500.50": "2500.50"}, **_AMOUNT)]
+OrderId = Annotated[
+    str, _path("The order's id.", {"sample order": SAMPLE_ORDER}, format=OpenAPIFormat.UUID)
+]
+CustomerId = Annotated[
+    str,
+    _path("The customer's id.", {"sample customer": SAMPLE_CUSTOMER}, format=OpenAPIFormat.UUID),
+]
+OrderNumber = Annotated[
+    str,
+    _path(
+        f"1 to {MAX_ORDER_NUMBER_LENGTH} characters, none of them a control character.",
+        {"sample order": SAMPLE_NUMBER},
+        pattern=f"^[^\\x00-\\x1f\\x7f]{{1,{MAX_ORDER_NUMBER_LENGTH}}}$",
+    ),
+]
 Status = Annotated[
     str,
     _path(
         "An order status, in any case (answers carry it upper case).",
+        {"shipped": "SHIPPED"},
         pattern=any_case_pattern([s.value for s in OrderStatus]),
-        examples={"shipped": {"value": "SHIPPED"}},
     ),
 ]
 MinOffsets = Annotated[
@@ -79,8 +123,8 @@ MinOffsets = Annotated[
         "offsets of its topic (PARTITION:OFFSET[,...], from the producer's acks; the offset "
         "of the record itself). 412 if not reached within `wait`.",
         type=OpenAPIType.STRING,
-        pattern=r"^[0-9]+:[0-9]+(,[0-9]+:[0-9]+)*$",
-        examples={"two partitions": {"value": "0:120,3:98"}},
+        pattern=OFFSETS_PATTERN,
+        examples={"two partitions": "0:120,3:98"},
     ),
 ]
 MinVersion = Annotated[
@@ -88,8 +132,10 @@ MinVersion = Annotated[
     _query(
         "Read-after-write: answer once the order's version is at least this (the version the "
         "command side reported). 412 if not reached within `wait`.",
+        {"version 2": "2"},
         type=OpenAPIType.INTEGER,
         minimum=1,
+        maximum=MAX_MIN_VERSION,
     ),
 ]
 Wait = Annotated[
@@ -97,6 +143,7 @@ Wait = Annotated[
     _query(
         "Seconds a gated read (min_offsets, min_version) waits at most: default "
         "GATED_WAIT_SECONDS (5), capped at GATED_WAIT_MAX_SECONDS (30).",
+        {"half a second": "0.5"},
         type=OpenAPIType.NUMBER,
         minimum=0,
     ),
@@ -144,7 +191,7 @@ async def get_order(
 @get("/api/v1/orders/number/{order_number:str}", responses=ORDER_RESPONSES)
 async def get_order_by_number(
     request: AnyRequest,
-    order_number: Annotated[str, PathParameter(description="e.g. ORD-05b4c4250bab")],
+    order_number: OrderNumber,
     min_version: MinVersion = None,
     min_offsets: MinOffsets = None,
     wait: Wait = None,
