@@ -127,6 +127,14 @@ class OrderViewRepository:
         async with self._engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
+    async def order_versions_by_customer(self, customer_id: UUID) -> dict[UUID, int]:
+        """Every order of the customer with its version (what a customer's change stream
+        compares to find the orders that changed)."""
+        c = order_views.c
+        query = select(c.order_id, c.version).where(c.customer_id == customer_id)
+        async with self._engine.connect() as conn:
+            return {order_id: version for order_id, version in await conn.execute(query)}
+
     async def get_customer_summary(self, customer_id: UUID) -> CustomerSummary | None:
         query = select(customer_summaries).where(customer_summaries.c.customer_id == customer_id)
         async with self._engine.connect() as conn:

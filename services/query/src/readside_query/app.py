@@ -20,6 +20,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from readside_core.cache import Invalidation
 from readside_core.db import create_engine
 from readside_core.read_model_version import read_model_version
 from readside_core.repository import OrderViewRepository
@@ -37,6 +38,8 @@ from readside_query.redis_cache import RedisCache, connect_redis
 from readside_query.request_shape import RequestShape
 from readside_query.routes import ORDER_ROUTES
 from readside_query.settings import QuerySettings
+from readside_query.stream_routes import STREAM_ROUTES
+from readside_query.streams import StreamHub
 from readside_query.subscriber import InvalidationSubscriber
 
 log = logging.getLogger(__name__)
@@ -80,7 +83,9 @@ def _versions(
     return serve
 
 
-async def start_services(settings: QuerySettings, local: LocalCache, live: LiveVersion) -> Services:
+async def start_services(
+    settings: QuerySettings, local: LocalCache, live: LiveVersion, streams: StreamHub
+) -> Services:
     control = create_engine(settings.database_url, pool_size=1)
     redis_client = connect_redis(settings.redis_url, settings.redis_timeout_seconds)
     if settings.otlp_endpoint:
@@ -92,13 +97,18 @@ async def start_services(settings: QuerySettings, local: LocalCache, live: LiveV
     follower = ReadModelFollower(live, control, serve, local, settings.read_model_poll_seconds)
     await follower.refresh()
     gates = Gates(settings.gated_max_waiting)
-    follower.on_switch = gates.reset
+
+    def switched() -> None:
+        gates.reset()
+        streams.end_all()
+
+    def applied(message: Invalidation) -> None:
+        gates.observe(message.offsets.get(settings.kafka_topic, {}))
+        streams.observe(message)
+
+    follower.on_switch = switched
     subscriber = InvalidationSubscriber(
-        settings.redis_url,
-        local,
-        lambda: live.read_model,
-        follower.poke,
-        lambda message: gates.observe(message.offsets.get(settings.kafka_topic, {})),
+        settings.redis_url, local, lambda: live.read_model, follower.poke, applied
     )
     services = Services(control, redis_cache, follower, subscriber, gates)
     services.tasks += [
@@ -121,10 +131,11 @@ def create_app(
         settings.gated_wait_seconds,
         settings.gated_wait_max_seconds,
     )
+    streams = StreamHub(settings.stream_max, settings.stream_heartbeat_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = await start_services(settings, local, live)
+        services = await start_services(settings, local, live, streams)
         app.state.update(
             control_engine=services.control,
             live=live,
@@ -134,6 +145,7 @@ def create_app(
             follower=services.follower,
             gates=services.gates,
             gate_config=gate_config,
+            streams=streams,
         )
         try:
             yield
@@ -141,7 +153,7 @@ def create_app(
             await services.close()
 
     return Litestar(
-        route_handlers=[*ORDER_ROUTES, *PROBE_ROUTES, docs_assets()],
+        route_handlers=[*ORDER_ROUTES, *STREAM_ROUTES, *PROBE_ROUTES, docs_assets()],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),

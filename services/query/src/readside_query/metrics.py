@@ -136,6 +136,10 @@ READ_MODEL_SWAPS = Counter(
     "readside_query_read_model_swaps",
     "Times this process switched to another read-model version (the first one included).",
 )
+OPEN_STREAMS = Gauge(
+    "readside_query_open_streams",
+    "Change streams (Server-Sent Events) this process serves now; STREAM_MAX bounds them.",
+)
 SUBSCRIPTIONS = Counter(
     "readside_query_subscriptions",
     "Times the invalidation subscriber (re)subscribed; the in-process cache is used only then.",

@@ -86,6 +86,23 @@ BUSY = {
     )
 }
 
+STREAMS_BUSY = {
+    503: ResponseSpec(
+        data_container=ErrorBody,
+        description="This instance already serves STREAM_MAX streams; Retry-After says when to "
+        "try again",
+    )
+}
+
+
+def stream_ok(description: str) -> dict[int, ResponseSpec]:
+    """200 for a change stream: Server-Sent Events (`event`, `id`, one line of JSON `data`)."""
+    return {
+        200: ResponseSpec(
+            data_container=str, media_type="text/event-stream", description=description
+        )
+    }
+
 
 # The docs UI's assets come from the installed swagger-ui-py package, never from a CDN: our
 # users run air-gapped clusters.

@@ -94,6 +94,11 @@ class OrderReads:
         return tagged
 
     @_counted
+    async def order_versions(self, customer_id: UUID) -> dict[UUID, int]:
+        """Straight from PostgreSQL: a customer's change stream must not read a stale cache."""
+        return await self._repository.order_versions_by_customer(customer_id)
+
+    @_counted
     async def stored_offsets(self, group: str, topic: str) -> dict[int, int]:
         return await self._repository.stored_offsets(group, topic)
 

@@ -41,11 +41,17 @@ def oversized(scope: Any) -> tuple[int, str] | None:
 
 
 def without_body(send: Any) -> Any:
-    """`send` for a HEAD request: every body message is sent empty."""
+    """`send` for a HEAD request: the first body message ends the response, empty; later ones
+    (a stream's) are dropped: the server then reports the client gone and the stream ends."""
+    ended = False
 
     async def send_head(message: Any) -> None:
+        nonlocal ended
         if message["type"] == "http.response.body":
-            message = {**message, "body": b""}
+            if ended:
+                return
+            ended = True
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
         await send(message)
 
     return send_head

@@ -53,6 +53,11 @@ class QuerySettings:
     """GATED_WAIT_MAX_SECONDS: the longest `wait` a request may ask for (30)."""
     gated_max_waiting: int = 1000
     """GATED_MAX_WAITING: gated reads waiting at once per process; beyond, 503 (1000)."""
+    stream_max: int = 1000
+    """STREAM_MAX: change streams (SSE) open at once per process; beyond, 503 (1000)."""
+    stream_heartbeat_seconds: float = 15.0
+    """STREAM_HEARTBEAT_SECONDS: a comment line on an idle stream this often, so proxies and
+    clients see it alive (15)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> QuerySettings:
@@ -92,6 +97,10 @@ class QuerySettings:
             gated_wait_seconds=env_float("GATED_WAIT_SECONDS", 5.0, minimum=0.0, env=env),
             gated_wait_max_seconds=env_float("GATED_WAIT_MAX_SECONDS", 30.0, minimum=0.0, env=env),
             gated_max_waiting=env_int("GATED_MAX_WAITING", 1000, minimum=0, env=env),
+            stream_max=env_int("STREAM_MAX", 1000, minimum=0, env=env),
+            stream_heartbeat_seconds=env_float(
+                "STREAM_HEARTBEAT_SECONDS", 15.0, minimum=0.01, env=env
+            ),
         )
 
 
