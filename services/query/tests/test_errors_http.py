@@ -135,7 +135,11 @@ def get_routes(api_document: dict[str, Any]) -> list[str]:
     """Every GET path of the OpenAPI document, with example values in its parameters."""
     values = {"order_id": str(uuid4()), "customer_id": C, "order_number": "ORD-1"}
     values["status"] = "SHIPPED"
-    return [path.format(**values) for path, item in api_document["paths"].items() if "get" in item]
+    return [
+        path.format(**values)
+        for path, item in api_document["paths"].items()
+        if "get" in item and not path.endswith("/stream")  # HEAD on streams: test_streams_http
+    ]
 
 
 async def test_head_answers_every_get_route_with_its_status_and_headers_and_no_body(
