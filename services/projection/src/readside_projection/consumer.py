@@ -31,6 +31,7 @@ from readside_projection.cache_sync import CacheSync
 from readside_projection.dead_letters import DeadLetterSender
 from readside_projection.ops import Health
 from readside_projection.settings import ProjectionSettings
+from readside_projection.stalls import forget_partitions, stop_partitions
 from readside_projection.store import load_views, number_owners, read_offsets
 from readside_projection.view_state import ViewState
 from readside_projection.writer import DB_OUTAGE, BatchWriter, until_drained
@@ -99,6 +100,7 @@ class Projection:
         for key in keys:
             self.positions.pop(key, None)
             self.writer.stored.pop(key, None)
+        forget_partitions(self.health, keys)
         await self.writer.kafka.flush(self.consumer)
         self.state.clear()
 
@@ -227,6 +229,7 @@ class Projection:
     async def fold_and_submit(self, records: list[Record]) -> None:
         generation = self.generation
         decoded = decode_batch(records)
+        stop_partitions(self.consumer, self.positions, self.health, decoded.stalled)
         with tracing.batch_span(records) as span:
             plan = await self._fold(decoded, generation)
             if plan is None:

@@ -28,6 +28,12 @@ STORED_OFFSET = Gauge(
     "Next offset stored in PostgreSQL with the read model",
     ["topic", "partition"],
 )
+STALLED = Gauge(
+    "readside_projection_partition_stalled",
+    "1 while a partition is stopped at an event version newer than this projection knows "
+    "(upgrade the projection; /readyz names the offset and the version)",
+    ["topic", "partition"],
+)
 RETRIES = Counter("readside_projection_retries", "Batches retried, by reason", ["reason"])
 CACHE_ERRORS = Counter(
     "readside_projection_cache_errors", "Cache updates that failed and were kept for a retry"
