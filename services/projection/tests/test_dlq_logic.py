@@ -117,3 +117,35 @@ def test_depth_counts_what_no_redrive_has_sent_back() -> None:
     assert depth({0: 0, 1: 3}, {0: 10, 1: 8}, progress) == (10 - 5 - 1) + (8 - 3)
     assert depth({0: 0}, {0: 10}, {}) == 10
     assert depth({0: 12}, {0: 12}, {0: PartitionProgress(below=5)}) == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["dlq", "redrive"],
+        ["dlq", "redrive", "--all", "--error", "x"],
+        ["dlq", "discard", "--dry-run"],
+        ["dlq", "redrive", "--since", "yesterday"],
+        ["dlq", "list", "--offsets", "0"],
+    ],
+)
+def test_a_redrive_must_say_what_it_selects(args: list[str]) -> None:
+    from readside_projection.cli import _parser
+    from readside_projection.dlq_cli import selection_from_args
+
+    with pytest.raises(DlqRefused):
+        selection_from_args(_parser().parse_args(args))
+
+
+def test_filters_make_one_selection() -> None:
+    from readside_projection.cli import _parser
+    from readside_projection.dlq_cli import selection_from_args
+
+    args = ["dlq", "redrive", "--error", "total", "--offsets", "1:5-6", "--since", "2024-03-01Z"]
+    with pytest.raises(DlqRefused, match="--since"):
+        selection_from_args(_parser().parse_args(args))
+    args[-1] = "2024-03-01T00:00:00Z"
+    selection = selection_from_args(_parser().parse_args(args))
+    assert selection.originals == {(1, 5), (1, 6)}
+    assert (selection.error, selection.since) == ("total", datetime(2024, 3, 1, tzinfo=UTC))
+    assert not selection.everything

@@ -173,3 +173,27 @@ def _listed(harness: Any, count: int) -> dict[str, Any] | None:
 
 async def _depth_is(port: int, topic: str, value: int) -> bool:
     return await _depth_metric(port, topic) == value
+
+
+async def test_really_bad_events_are_discarded_not_sent_and_leave_the_depth(
+    harness: Any, sample_events_path: Path
+) -> None:
+    good = list(read_messages(sample_events_path))[:3]
+    bad = [(good[0][0], b"{not json"), (good[1][0], b"[1, 2]")]
+    await harness.create_topic(1)
+    await harness.publish([*good, *bad])
+    harness.projection()
+    await harness.wait_caught_up()
+    await eventually(lambda: _listed(harness, len(bad)), 30, "the dead letters listed")
+    before = await harness.end_offsets()
+
+    dry = _cli(harness, "discard", "--error", "envelope", "--dry-run")
+    assert dry["selected"] == len(bad)
+    assert _cli(harness, "list", "--pending")["shown"] == len(bad)
+    done = _cli(harness, "discard", "--error", "envelope")
+    assert (done["discarded"], done["sent"]) == (len(bad), 0)
+    listed = _cli(harness, "list", "--pending")
+    assert (listed["shown"], listed["depth"]) == (0, 0)
+    again = _cli(harness, "redrive", "--all")
+    assert (again["selected"], again["alreadyRedriven"]) == (0, len(bad))
+    assert await harness.end_offsets() == before

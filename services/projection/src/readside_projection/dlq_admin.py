@@ -176,9 +176,10 @@ def _select(
 
 
 async def redrive(
-    settings: ProjectionSettings, selection: Selection, dry_run: bool
+    settings: ProjectionSettings, selection: Selection, dry_run: bool, send: bool = True
 ) -> dict[str, Any]:
-    """Send the selected dead letters back to their topic, then record them as redriven."""
+    """Send the selected dead letters back to their topic, then record them as redriven
+    (`send=False`: `dlq discard`, record them without sending: events that were really bad)."""
     state = await read_dlq(settings)
     chosen, duplicates, already = _select(state.entries, selection)
     report: dict[str, Any] = {
@@ -194,10 +195,15 @@ async def redrive(
     if dry_run or not (chosen or duplicates):
         return report
     progress = _progress_after(state, [*chosen, *duplicates])  # refuses before sending
-    await _send(settings, state.topic, chosen)
-    report["sent"] = len(chosen)
+    if send:
+        await _send(settings, state.topic, chosen)
+        report["sent"] = len(chosen)
+    else:
+        report["discarded"] = len(chosen)
     await _commit_progress(settings, progress)
-    log.info("redrove %d dead letters from %s", len(chosen), state.topic)
+    log.info(
+        "%s %d dead letters of %s", "redrove" if send else "discarded", len(chosen), state.topic
+    )
     return report
 
 

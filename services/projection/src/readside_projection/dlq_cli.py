@@ -1,4 +1,4 @@
-"""`readside-projection dlq list|redrive`: the arguments, and the selection they make."""
+"""`readside-projection dlq list|redrive|discard`: the arguments, and the selection they make."""
 
 from __future__ import annotations
 
@@ -40,9 +40,16 @@ def add_dlq_parser(sub: argparse._SubParsersAction[Any]) -> None:
         description="Sends key, value and original headers, plus dlq.redriven.from; a dead "
         "letter redriven once is never sent again. Give --all, or one filter or more.",
     )
-    redrive.add_argument("--all", action="store_true", help="every dead letter not redriven yet")
-    _filters(redrive)
-    redrive.add_argument("--dry-run", action="store_true", help="print what it would send")
+    discard = commands.add_parser(
+        "discard",
+        help="record the selected dead letters as handled without sending them",
+        description="For events that were really bad: they stop counting in the DLQ depth and "
+        "no later redrive sends them. Give --all, or one filter or more.",
+    )
+    for command in (redrive, discard):
+        command.add_argument("--all", action="store_true", help="every one not handled yet")
+        _filters(command)
+        command.add_argument("--dry-run", action="store_true", help="print what it would do")
 
 
 def _time(option: str, value: str | None) -> Any:
@@ -62,10 +69,10 @@ def selection_from_args(args: argparse.Namespace) -> Selection:
         since=_time("--since", args.since),
         until=_time("--until", args.until),
     )
-    if args.dlq_command == "redrive" and selection.everything == selection.filtered:
+    if args.dlq_command != "list" and selection.everything == selection.filtered:
         raise DlqRefused(
-            "say what to redrive: --all, or filters (--offsets, --error, --since, --until), "
-            "not both; try --dry-run first"
+            f"say what to {args.dlq_command}: --all, or filters (--offsets, --error, --since, "
+            "--until), not both; try --dry-run first"
         )
     return selection
 
@@ -80,4 +87,5 @@ async def dlq_command(settings: ProjectionSettings, args: argparse.Namespace) ->
             report["deadLetters"] = [d for d in report["deadLetters"] if not d["redriven"]]
             report["shown"] = len(report["deadLetters"])
         return report
-    return await dlq_admin.redrive(settings, selection, dry_run=args.dry_run)
+    send = args.dlq_command == "redrive"
+    return await dlq_admin.redrive(settings, selection, dry_run=args.dry_run, send=send)
