@@ -7,9 +7,8 @@ its own copy of the views it owns (view_state.py), loaded from PostgreSQL only f
 has not seen.
 
 Records are folded strictly in offset order per partition: a fetch that does not start where
-the last one ended (a buffer fetched before a seek, or a real hole left by transaction
-markers or compaction) is read again once from the expected offset; a hole that is still
-there is real, and counted.
+the last one ended (a buffer fetched before a seek, or a hole left by transaction markers or
+compaction) is read again once from there; a hole still there is real, and counted.
 """
 
 from __future__ import annotations
@@ -121,6 +120,7 @@ class Projection:
             self.positions[key] = offset
             self.writer.stored[key] = offset
             self._reread.discard(key)
+            forget_partitions(self.health, {key}, self.consumer)
             if offset is None:
                 await self.consumer.seek_to_beginning(tp)
             else:

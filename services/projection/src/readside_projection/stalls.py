@@ -41,8 +41,14 @@ def stop_partitions(
         log.error("%s[%d] stopped at offset %d: %s", topic, partition, stall.offset, stall.reason)
 
 
-def forget_partitions(health: Health, keys: set[PartitionKey]) -> None:
-    """Partitions revoked: whoever gets them next finds out again (or knows the version)."""
+def forget_partitions(
+    health: Health, keys: set[PartitionKey], consumer: AIOKafkaConsumer | None = None
+) -> None:
+    """Partitions revoked or sought again: whoever reads them next finds out again (or knows
+    the version). A partition sought again is resumed: what a dropped batch held before the
+    refused record must be read again."""
     for topic, partition in keys:
+        if consumer is not None and TopicPartition(topic, partition) in consumer.assignment():
+            consumer.resume(TopicPartition(topic, partition))
         if health.stalled.pop((topic, partition), None) is not None:
             metrics.STALLED.labels(topic, str(partition)).set(0)
