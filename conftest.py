@@ -29,6 +29,19 @@ def sample_expected() -> dict[str, Any]:
     return expected
 
 
+@pytest.fixture(scope="session")
+def event_versions_path() -> Path:
+    """A mixed stream of OrderCreated version 1 and version 2 events, with their lifecycles."""
+    return FIXTURES / "event-versions.events.jsonl"
+
+
+@pytest.fixture(scope="session")
+def event_versions_expected() -> dict[str, Any]:
+    """The order bodies the event-versions stream must produce, by order id."""
+    expected: dict[str, Any] = json.loads((FIXTURES / "event-versions.expected.json").read_text())
+    return expected
+
+
 # --- the local stack (hack/stack) for integration and e2e tests: see readside_testkit.stack ---
 
 

@@ -320,3 +320,34 @@ def test_rendered_manifests_pass_the_api_servers_dry_run(
     path.write_text(yaml.safe_dump_all(keep))
     done = run([*kubectl, "apply", "-n", namespace, "--dry-run=server", "-f", str(path)])
     assert done.stdout.count("(server dry run)") == len(keep)
+
+
+def test_the_dlq_jobs_are_suspended_templates_the_projection_cli_accepts(helm: str) -> None:
+    from readside_projection.cli import _parser
+    from readside_projection.dlq_cli import selection_from_args
+
+    sets = ["projection.dlqJobs.redriveArgs={--error,total_amount,--since,2024-03-01T00:00:00Z}"]
+    docs = documents(render(helm, VALUES["kind"], sets))
+    jobs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "CronJob"}
+    assert sorted(jobs) == [
+        "readside-projection-dlq-list",
+        "readside-projection-dlq-redrive",
+        "readside-projection-dlq-redrive-dry-run",
+    ]
+    deployment = next(
+        d
+        for d in docs
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "readside-projection"
+    )
+    projection = deployment["spec"]["template"]["spec"]["containers"][0]
+    for name, job in jobs.items():
+        assert job["spec"]["suspend"] is True, name
+        container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        assert container["image"] == projection["image"]
+        assert container["envFrom"] == projection["envFrom"]
+        assert container["env"] == projection["env"]
+        args = _parser().parse_args(container["args"])
+        selection = selection_from_args(args)  # raises if the CLI would refuse them
+        if "redrive" in name:
+            assert selection.error == "total_amount"
+            assert args.dry_run == name.endswith("dry-run")

@@ -43,6 +43,7 @@ class ProjectionProcess:
 
     env: dict[str, str]
     log_dir: Path
+    command: list[str] = field(default_factory=lambda: projection_command("run"))
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     logs: list[Path] = field(default_factory=list)
@@ -52,7 +53,7 @@ class ProjectionProcess:
         log = self.log_dir / f"projection-{id(self):x}-{self.starts}.log"
         self.logs.append(log)
         self.process = subprocess.Popen(
-            projection_command("run"),
+            self.command,
             env={**os.environ, **self.env},
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
@@ -96,8 +97,11 @@ class ProjectionHarness:
             **extra,
         }
 
-    def projection(self, **extra: str) -> ProjectionProcess:
+    def projection(self, command: list[str] | None = None, **extra: str) -> ProjectionProcess:
+        """`readside-projection run` (or `command`: tests/patched_projection.py) started now."""
         process = ProjectionProcess(self.env(**extra), self.tmp)
+        if command is not None:
+            process.command = command
         self.processes.append(process)
         process.start()
         return process

@@ -125,3 +125,35 @@ def test_the_event_tool_writes_generated_lifecycles_in_the_fixtures_format(
     assert all(isinstance(event, OrderEvent) for event in decoded)
     keys = [key for key, _ in messages]
     assert keys == [str(event.order_id).encode() for event in decoded]  # type: ignore[union-attr]
+
+
+def _too_new(message: tuple[bytes | None, bytes]) -> tuple[bytes | None, bytes]:
+    envelope = json.loads(message[1])
+    envelope["event_version"] = 99
+    return message[0], json.dumps(envelope).encode()
+
+
+def test_a_too_new_version_stops_its_partition_there_and_others_go_on(
+    sample: list[tuple[bytes | None, bytes]],
+) -> None:
+    stopped = [sample[0], _too_new(sample[1]), sample[2], sample[3]]
+    records = _records(stopped, partition=0) + _records(sample[4:6], partition=1)
+    batch = decode_batch(records)
+    assert set(batch.stalled) == {("order-events", 0)}
+    stall = batch.stalled["order-events", 0]
+    assert stall.offset == 1
+    assert "event_version 99 is newer than this projection knows" in stall.reason
+    # Nothing at or after the refused record is consumed; partition 1 is untouched.
+    assert [(r.partition, r.offset) for r, _ in batch.events] == [(0, 0), (1, 0), (1, 1)]
+    assert batch.next_offsets == {("order-events", 0): 1, ("order-events", 1): 2}
+    assert not batch.dead_letters
+
+
+def test_a_partition_stopped_at_its_first_record_stores_no_offset(
+    sample: list[tuple[bytes | None, bytes]],
+) -> None:
+    batch = decode_batch(_records([_too_new(sample[0]), sample[1]]))
+    assert batch.stalled["order-events", 0].offset == 0
+    assert batch.next_offsets == {}
+    assert batch.events == []
+    assert batch.records == 0

@@ -64,6 +64,11 @@ def _created(event_id: UUID, created: OrderCreated) -> OrderView:
         total_amount=created.total_amount.quantize(_CENT, ROUND_HALF_UP),
         currency=created.currency,
         items=list(msgspec.to_builtins(created.items, builtin_types=(Decimal,))),
+        shipping_address=(
+            None
+            if created.shipping_address is None
+            else msgspec.to_builtins(created.shipping_address)
+        ),
         created_at=created.created_at,
         updated_at=created.created_at,
         version=1,

@@ -17,6 +17,7 @@ from readside_core.telemetry import setup_tracing
 from readside_projection import metrics
 from readside_projection.cache_sync import CacheSync
 from readside_projection.consumer import Projection
+from readside_projection.dlq_admin import watch_depth
 from readside_projection.ops import Health, serve_ops
 from readside_projection.settings import ProjectionSettings
 from readside_projection.target_version import resolve_with_retry
@@ -151,8 +152,11 @@ async def _consume(projection: Projection, schema: str) -> None:
             return
     projection.consumer.subscribe([settings.topic], listener=projection.listener())
     checker = asyncio.create_task(_check_health(projection))
+    depth = asyncio.create_task(watch_depth(settings)) if settings.dlq_depth_seconds else None
     try:
         log.info("consuming %s as %s into %s", settings.topic, settings.consumer_group, schema)
         await projection.run()
     finally:
         checker.cancel()
+        if depth is not None:
+            depth.cancel()

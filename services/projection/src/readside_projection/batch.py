@@ -11,7 +11,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from readside_core.events import InvalidEvent, OrderCreated, OrderEvent, UnknownEvent, decode_event
+from readside_core.events import (
+    InvalidEvent,
+    OrderCreated,
+    OrderEvent,
+    UnknownEvent,
+    UnsupportedEventVersion,
+    decode_event,
+)
 from readside_core.fold import FoldOutcome, fold_order_event
 from readside_core.read_model_version import customer_scope, status_scope
 from readside_core.views import OrderView
@@ -38,11 +45,21 @@ class DeadLetter:
     error: str
 
 
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """A partition stopped at `offset`: its record there has an event version newer than this
+    code knows. Neither it nor anything after it in the partition is consumed."""
+
+    offset: int
+    reason: str
+
+
 @dataclass(slots=True)
 class DecodedBatch:
     events: list[tuple[Record, OrderEvent]] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     unknown: list[UnknownEvent] = field(default_factory=list)
+    stalled: dict[TopicPartition, Stall] = field(default_factory=dict)
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     records: int = 0
     oldest_ms: int = 0  # the oldest record timestamp of the batch (0: none)
@@ -59,27 +76,41 @@ class DecodedBatch:
 
 
 def decode_batch(records: Iterable[Record]) -> DecodedBatch:
-    """Decode every record; bad ones become dead letters, unknown types are set aside."""
+    """Decode every record; bad ones become dead letters, unknown types are set aside.
+
+    A record of a version newer than known stops its partition there (`stalled`): it and the
+    partition's later records are left for a projection that knows the version, so no event of
+    the same order is ever applied out of order or against an order never created."""
     batch = DecodedBatch()
     for record in records:
+        tp = (record.topic, record.partition)
+        if tp in batch.stalled:
+            continue
+        try:
+            _decode_into(batch, record)
+        except UnsupportedEventVersion as exc:
+            batch.stalled[tp] = Stall(record.offset, exc.reason)
+            continue
         batch.records += 1
         if record.timestamp_ms and (not batch.oldest_ms or record.timestamp_ms < batch.oldest_ms):
             batch.oldest_ms = record.timestamp_ms
-        tp = (record.topic, record.partition)
         batch.next_offsets[tp] = max(batch.next_offsets.get(tp, 0), record.offset + 1)
-        if record.value is None:
-            batch.dead_letters.append(DeadLetter(record, "empty message value (tombstone)"))
-            continue
-        try:
-            decoded = decode_event(record.value)
-        except InvalidEvent as exc:
-            batch.dead_letters.append(DeadLetter(record, exc.reason))
-            continue
-        if isinstance(decoded, UnknownEvent):
-            batch.unknown.append(decoded)
-        else:
-            batch.events.append((record, decoded))
     return batch
+
+
+def _decode_into(batch: DecodedBatch, record: Record) -> None:
+    if record.value is None:
+        batch.dead_letters.append(DeadLetter(record, "empty message value (tombstone)"))
+        return
+    try:
+        decoded = decode_event(record.value)
+    except InvalidEvent as exc:
+        batch.dead_letters.append(DeadLetter(record, exc.reason))
+        return
+    if isinstance(decoded, UnknownEvent):
+        batch.unknown.append(decoded)
+    else:
+        batch.events.append((record, decoded))
 
 
 @dataclass(slots=True)

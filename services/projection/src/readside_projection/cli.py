@@ -1,5 +1,5 @@
-"""Entry point `readside-projection`: run (default), migrate, reset, and the read-model
-version commands promote, drop-read-model and read-model-status.
+"""Entry point `readside-projection`: run (default), migrate, reset, the read-model version
+commands promote, drop-read-model and read-model-status, and `dlq list|redrive`.
 
 Exit codes: 0 done; 1 failed on something that may work on a retry (PostgreSQL, Kafka or Redis
 unreachable); 2 refused: bad settings or arguments, or the request cannot be done as things
@@ -28,6 +28,7 @@ from readside_core.admin_commands import (
 )
 from readside_core.read_model_version import InvalidSchemaName
 from readside_core.settings import SettingsError
+from readside_projection.dlq_cli import add_dlq_parser
 from readside_projection.settings import ProjectionSettings
 
 T = TypeVar("T")
@@ -50,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_admin_parsers(sub)
     sub.add_parser("read-model-status", help="print the live version and group as JSON")
+    add_dlq_parser(sub)
     return parser
 
 
@@ -70,6 +72,10 @@ def main(argv: list[str] | None = None) -> None:
         _admin_command(settings, args)
     elif command == "read-model-status":
         _read_model_status(settings)
+    elif command == "dlq":
+        from readside_projection.dlq_cli import dlq_command
+
+        _print(_run(f"dlq {args.dlq_command}", dlq_command(settings, args)))
     else:
         from readside_projection.app import run
 
@@ -91,12 +97,13 @@ def _reporting(command: str) -> Iterator[None]:
     from sqlalchemy.exc import DBAPIError
 
     from readside_kafka import KafkaLookupError
+    from readside_projection.dlq import DlqRefused
     from readside_projection.reset import ResetError
     from readside_projection.version_admin import CacheNotCleaned, VersionRefused
 
     try:
         yield
-    except (ResetError, VersionRefused, InvalidSchemaName) as exc:
+    except (ResetError, VersionRefused, InvalidSchemaName, DlqRefused) as exc:
         _exit(REFUSED, f"{command} refused: {exc}")
     except CacheNotCleaned as exc:
         _exit(FAILED, f"{command} failed: {exc}")

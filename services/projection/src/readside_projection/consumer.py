@@ -7,9 +7,8 @@ its own copy of the views it owns (view_state.py), loaded from PostgreSQL only f
 has not seen.
 
 Records are folded strictly in offset order per partition: a fetch that does not start where
-the last one ended (a buffer fetched before a seek, or a real hole left by transaction
-markers or compaction) is read again once from the expected offset; a hole that is still
-there is real, and counted.
+the last one ended (a buffer fetched before a seek, or a hole left by transaction markers or
+compaction) is read again once from there; a hole still there is real, and counted.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from readside_projection.cache_sync import CacheSync
 from readside_projection.dead_letters import DeadLetterSender
 from readside_projection.ops import Health
 from readside_projection.settings import ProjectionSettings
+from readside_projection.stalls import forget_partitions, stop_partitions
 from readside_projection.store import load_views, number_owners, read_offsets
 from readside_projection.view_state import ViewState
 from readside_projection.writer import DB_OUTAGE, BatchWriter, until_drained
@@ -99,6 +99,7 @@ class Projection:
         for key in keys:
             self.positions.pop(key, None)
             self.writer.stored.pop(key, None)
+        forget_partitions(self.health, keys)
         await self.writer.kafka.flush(self.consumer)
         self.state.clear()
 
@@ -119,6 +120,7 @@ class Projection:
             self.positions[key] = offset
             self.writer.stored[key] = offset
             self._reread.discard(key)
+            forget_partitions(self.health, {key}, self.consumer)
             if offset is None:
                 await self.consumer.seek_to_beginning(tp)
             else:
@@ -227,6 +229,7 @@ class Projection:
     async def fold_and_submit(self, records: list[Record]) -> None:
         generation = self.generation
         decoded = decode_batch(records)
+        stop_partitions(self.consumer, self.positions, self.health, decoded.stalled)
         with tracing.batch_span(records) as span:
             plan = await self._fold(decoded, generation)
             if plan is None:

@@ -59,6 +59,7 @@ class DeadLetterSender:
                     ("dlq.original.topic", d.record.topic.encode()),
                     ("dlq.original.partition", str(d.record.partition).encode()),
                     ("dlq.original.offset", str(d.record.offset).encode()),
+                    ("dlq.original.timestamp", str(d.record.timestamp_ms).encode()),
                 ],
             )
             for d in dead_letters

@@ -1,4 +1,5 @@
-"""Entry point `readside-events`: publish fixture files, or generate order lifecycles, to Kafka.
+"""Entry point `readside-events`: publish fixture files, or generate order lifecycles, to Kafka;
+`schemas DIR` writes the JSON Schema of every event type and version (readside_core.event_schemas).
 
 The producer uses acks=all and idempotence, so a publish that returns has landed once.
 """
@@ -70,11 +71,25 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=1)
     gen.add_argument("--duplicates", type=float, default=0.0, help="share re-published (0..1)")
     gen.add_argument("--out", type=Path, help="write a .jsonl file instead of publishing")
+    schemas = sub.add_parser("schemas", help="write the events' JSON Schemas into a directory")
+    schemas.add_argument("directory", type=Path, help="e.g. libs/readside-core/schemas")
     return parser
+
+
+def _write_schemas(directory: Path) -> None:
+    from readside_core.event_schemas import all_schemas
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in all_schemas().items():
+        (directory / name).write_text(text)
+        print(directory / name)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.command == "schemas":
+        _write_schemas(args.directory)
+        return
     if args.command == "publish":
         if not args.file.exists():
             raise SystemExit(f"{args.file}: no such file")

@@ -28,6 +28,17 @@ STORED_OFFSET = Gauge(
     "Next offset stored in PostgreSQL with the read model",
     ["topic", "partition"],
 )
+STALLED = Gauge(
+    "readside_projection_partition_stalled",
+    "1 while a partition is stopped at an event version newer than this projection knows "
+    "(upgrade the projection; /readyz names the offset and the version)",
+    ["topic", "partition"],
+)
+DLQ_DEPTH = Gauge(
+    "readside_projection_dlq_depth",
+    "Dead letters in the topic that no `readside-projection dlq redrive` has sent back yet",
+    ["topic"],
+)
 RETRIES = Counter("readside_projection_retries", "Batches retried, by reason", ["reason"])
 CACHE_ERRORS = Counter(
     "readside_projection_cache_errors", "Cache updates that failed and were kept for a retry"

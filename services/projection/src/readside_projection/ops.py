@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -21,11 +21,14 @@ class Health:
 
     database: str | None = "not checked yet"  # None when fine, else why not
     kafka: str | None = "not checked yet"
+    # Partitions stopped at an event version this projection does not know (stalls.py).
+    stalled: dict[tuple[str, int], str] = field(default_factory=dict)
 
     @property
     def problems(self) -> list[str]:
         found = [f"postgresql: {self.database}"] if self.database else []
         found += [f"kafka: {self.kafka}"] if self.kafka else []
+        found += [f"{t}[{p}]: {why}" for (t, p), why in sorted(self.stalled.items())]
         return found
 
 

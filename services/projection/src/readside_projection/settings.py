@@ -48,6 +48,9 @@ class ProjectionSettings:
     does not. Off cannot break exactness (rows and offsets are lost or kept together, and
     what is lost is read again from Kafka), but a PostgreSQL crash can briefly take back
     changes the cache already showed."""
+    dlq_depth_seconds: float = 30.0
+    """DLQ_DEPTH_SECONDS: how often `readside_projection_dlq_depth` (dead letters not yet
+    redriven) is measured (30); 0 turns it off."""
 
     @property
     def dlq_topic(self) -> str:
@@ -71,6 +74,7 @@ class ProjectionSettings:
             retry_max_seconds=env_float("RETRY_MAX_SECONDS", 5.0, minimum=0.1, env=env),
             view_cache_orders=env_int("VIEW_CACHE_ORDERS", 100_000, minimum=0, env=env),
             synchronous_commit=_on_off("PG_SYNCHRONOUS_COMMIT", env),
+            dlq_depth_seconds=env_float("DLQ_DEPTH_SECONDS", 30.0, minimum=0.0, env=env),
         )
 
 
