@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.params import HeaderParameter
 from litestar.response import Stream
 
 from readside_core.read_model_version import customer_scope
@@ -25,8 +25,8 @@ from readside_query.streams import (
 AnyRequest = Request[Any, Any, Any]
 LastEventId = Annotated[
     str | None,
-    Parameter(
-        header="Last-Event-ID",
+    HeaderParameter(
+        name="Last-Event-ID",
         description="The id of the last event received: the stream resumes after it.",
         required=False,
         schema_extra={"pattern": "^[0-9]{1,18}$"},
