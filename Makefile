@@ -5,7 +5,7 @@ UV ?= uv
 export PATH := $(HOME)/.local/bin:$(PATH)
 
 .PHONY: help up down test lint unit integration migrate stack-up stack-down clean \
-        bench-query bench-projection bench-autoscaling bench-replay deps soak-projection
+        bench-query bench-read-after-write bench-projection bench-autoscaling bench-replay deps soak-projection
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ unit: deps ## only the pure-logic tests
 
 bench-query: deps stack-up ## load the query service with wrk, beside a bare Granian endpoint
 	$(UV) run --frozen python services/query/bench/bench_query.py
+
+bench-read-after-write: deps stack-up ## gated reads after publish at 500 and 2,000 events/s; 1,000 change streams
+	$(UV) run --frozen python services/query/bench/bench_read_after_write.py
 
 bench-projection: deps stack-up ## projection throughput, end-to-end latency, COPY ceiling
 	$(UV) run --frozen python services/projection/bench/bench_projection.py
