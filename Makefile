@@ -8,7 +8,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
         bench-query bench-read-after-write bench-projection bench-autoscaling bench-replay deps soak-projection
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
 
 deps: ## install uv (if missing) and the workspace's locked dependencies
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet uv
