@@ -38,10 +38,19 @@ def _encode_json(value: Any) -> str:
 
 
 def create_engine(
-    url: str, *, schema: str = PUBLIC_SCHEMA, pool_size: int = 10, **kwargs: Any
+    url: str,
+    *,
+    schema: str = PUBLIC_SCHEMA,
+    pool_size: int = 10,
+    pre_ping: bool = True,
+    **kwargs: Any,
 ) -> AsyncEngine:
     """An engine on one read-model version (`schema`) whose JSONB columns go through msgspec
-    (Decimals stay exact JSON numbers). InvalidSchemaName for a bad schema name."""
+    (Decimals stay exact JSON numbers). InvalidSchemaName for a bad schema name.
+
+    `pre_ping` checks each connection with a round trip when it is taken from the pool. A
+    hot path leaves it off: after PostgreSQL restarts, the first statement on a dead
+    connection fails, and SQLAlchemy then invalidates every connection of the pool at once."""
     connect_args = dict(kwargs.pop("connect_args", {}))
     settings = dict(connect_args.get("server_settings", {}))
     # Only this schema: a version missing a table fails loudly instead of reading public's.
@@ -53,7 +62,7 @@ def create_engine(
         async_database_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         json_serializer=_encode_json,
         json_deserializer=_json_decoder.decode,
         connect_args=connect_args,

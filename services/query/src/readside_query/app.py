@@ -73,8 +73,9 @@ def _versions(
     """How a read-model version is served: its engine, its reads, its keys."""
 
     def serve(schema: str) -> ServedVersion:
+        # No ping per request (a round trip each): a restart costs one failed statement.
         engine = create_engine(
-            settings.database_url, schema=schema, pool_size=settings.db_pool_size
+            settings.database_url, schema=schema, pool_size=settings.db_pool_size, pre_ping=False
         )
         repository = OrderViewRepository(engine)
         reads = OrderReads(repository, local, redis_cache, read_model_version(schema))

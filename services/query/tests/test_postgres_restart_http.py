@@ -1,0 +1,42 @@
+"""The query service's reads take pooled connections without a ping; after PostgreSQL
+restarts, one request fails (503) and the pool is renewed at once: the next ones succeed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+
+from readside_core.views import OrderView
+from readside_testkit.processes import running_query_service
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def service(
+    database_url: str, query_redis_url: str, sample_views: dict[UUID, OrderView]
+) -> Iterator[str]:
+    env = {"DATABASE_URL": database_url, "REDIS_URL": query_redis_url, "DB_POOL_SIZE": "4"}
+    with running_query_service(env) as base:
+        yield base
+
+
+def test_after_a_postgres_restart_at_most_one_read_fails(
+    service: str, stack_ctl: Any, sample_views: dict[UUID, OrderView]
+) -> None:
+    customer = next(iter(sample_views.values())).customer_id
+    with httpx.Client(base_url=service, timeout=10) as client:
+
+        def page(offset: int) -> int:
+            # A new page each time: misses both caches and reads PostgreSQL.
+            return client.get(f"/api/v1/customers/{customer}/orders?offset={offset}").status_code
+
+        assert [page(n) for n in range(4)] == [200] * 4  # four pooled connections in use
+        stack_ctl("restart", "postgres")
+        answers = [page(100 + n) for n in range(12)]
+    assert answers.count(503) <= 1, answers
+    assert answers[-10:] == [200] * 10, answers
