@@ -21,7 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +150,22 @@ def once(scenario: str, base: str, paths: list[str], args: argparse.Namespace) -
     return result
 
 
+@contextmanager
+def busy_machine() -> Iterator[int]:
+    """A CPU-bound process on every core for the duration: the neighbours a pod shares its
+    node with. Yields how many were started."""
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 1)
+    ]
+    try:
+        yield len(burners)
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
 def print_table(results: list[Result]) -> None:
     print()
     print(f"{'scenario':<52} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}")
@@ -191,6 +208,10 @@ def main() -> None:
                 results.append(
                     measure("by id, cache warm (100 hot ids, local hits)", base, hot, args)
                 )
+                with busy_machine() as burners:
+                    results.append(
+                        measure(f"by id, cache warm, {burners} CPU burners busy", base, hot, args)
+                    )
                 results.append(once(f"by id, cold ({len(cold):,} ids once each)", base, cold, args))
                 results.append(
                     once(
@@ -231,7 +252,8 @@ def main() -> None:
         f"cold = never requested before, Redis database {BENCH_REDIS_DB} flushed at the start: "
         "every request misses both caches, reads PostgreSQL and fills both; the run ends when "
         "each path was answered once (at most one repeat per connection at the very end). "
-        "warm = after a warm-up over the same paths: in-process cache hits. Redis hits = a "
+        "warm = after a warm-up over the same paths: in-process cache hits; busy = the same "
+        "while a CPU-bound process runs on every core (a busy node). Redis hits = a "
         "second server with LOCAL_CACHE_SIZE=0 over all ids, all in Redis by then."
     )
 
