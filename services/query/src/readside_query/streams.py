@@ -22,7 +22,7 @@ reconnects (after `retry` milliseconds) and reads the new version.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from uuid import UUID
 
 from readside_core.cache import Invalidation
@@ -119,39 +119,17 @@ def order_key(order_id: UUID | str) -> str:
     return f"order:{order_id}"
 
 
-async def order_stream(
-    hub: StreamHub, watcher: Watcher, reads: OrderReads, order_id: UUID, last_seen: int
+async def watch(
+    hub: StreamHub, watcher: Watcher, changes: Callable[[], AsyncIterator[bytes]]
 ) -> AsyncIterator[bytes]:
-    """The order's states; `watcher` is open already (hub.open(order_key(order_id)): a full
-    hub is a 503 before the response starts), and closed when the stream ends."""
+    """A stream's life: what `changes()` has to send, again each time the watcher is rung;
+    heartbeats meanwhile; the end event on a swap. `watcher` is open already (hub.open: a
+    full hub is a 503 before the response starts), and closed when the stream ends."""
     try:
         yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
         while True:
             watcher.rung.clear()
-            tagged = await reads.order(order_id)
-            if tagged is not None and (version := body_version(tagged.body)) > last_seen:
-                yield event("order", tagged.body, version)
-                last_seen = version
-            rung = await watcher.wait(hub.heartbeat)
-            if watcher.ended:
-                yield ENDED
-                return
-            if not rung:
-                yield HEARTBEAT
-    finally:
-        hub.close(watcher)
-
-
-async def customer_stream(
-    hub: StreamHub, watcher: Watcher, reads: OrderReads, customer_id: UUID, last_seen: int
-) -> AsyncIterator[bytes]:
-    """The customer's changes; `watcher` as for order_stream, on customer_scope(customer_id)."""
-    state = CustomerStreamState(last_seen)
-    try:
-        yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
-        while True:
-            watcher.rung.clear()
-            async for chunk in state.changes(reads, customer_id):
+            async for chunk in changes():
                 yield chunk
             rung = await watcher.wait(hub.heartbeat)
             if watcher.ended:
@@ -161,6 +139,30 @@ async def customer_stream(
                 yield HEARTBEAT
     finally:
         hub.close(watcher)
+
+
+def order_stream(
+    hub: StreamHub, watcher: Watcher, reads: OrderReads, order_id: UUID, last_seen: int
+) -> AsyncIterator[bytes]:
+    """The order's states, from the first version above `last_seen` (watcher: order_key)."""
+    sent = last_seen
+
+    async def changes() -> AsyncIterator[bytes]:
+        nonlocal sent
+        tagged = await reads.order(order_id)
+        if tagged is not None and (version := body_version(tagged.body)) > sent:
+            yield event("order", tagged.body, version)
+            sent = version
+
+    return watch(hub, watcher, changes)
+
+
+def customer_stream(
+    hub: StreamHub, watcher: Watcher, reads: OrderReads, customer_id: UUID, last_seen: int
+) -> AsyncIterator[bytes]:
+    """The customer's changes (watcher: customer_scope(customer_id))."""
+    state = CustomerStreamState(last_seen)
+    return watch(hub, watcher, lambda: state.changes(reads, customer_id))
 
 
 class CustomerStreamState:
