@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from readside_core.connection_security import KafkaSecurity, PostgresSecurity, RedisSecurity
 from readside_core.read_model_version import InvalidSchemaName, check_schema_name
 from readside_core.settings import SettingsError, env_float, env_int, env_optional, env_str
 
@@ -48,6 +49,12 @@ class ProjectionSettings:
     does not. Off cannot break exactness (rows and offsets are lost or kept together, and
     what is lost is read again from Kafka), but a PostgreSQL crash can briefly take back
     changes the cache already showed."""
+    kafka: KafkaSecurity = field(default_factory=KafkaSecurity)
+    """KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*: TLS and SASL towards Kafka."""
+    postgres: PostgresSecurity = field(default_factory=PostgresSecurity)
+    """PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGPASSWORD(_FILE)."""
+    redis: RedisSecurity = field(default_factory=RedisSecurity)
+    """REDIS_USERNAME, REDIS_PASSWORD(_FILE), REDIS_SSL_* (with a rediss:// REDIS_URL)."""
 
     @property
     def dlq_topic(self) -> str:
@@ -55,13 +62,15 @@ class ProjectionSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ProjectionSettings:
+        database_url = env_str("DATABASE_URL", env=env)
+        redis_url = env_optional("REDIS_URL", env=env)
         return cls(
-            database_url=env_str("DATABASE_URL", env=env),
+            database_url=database_url,
             kafka_brokers=env_str("KAFKA_BROKERS", "localhost:9092", env=env),
             topic=env_str("KAFKA_TOPIC", "order-events", env=env),
             consumer_group=env_str("CONSUMER_GROUP", "projection-service", env=env),
             read_model_schema=_schema(env_optional("READ_MODEL_SCHEMA", env=env)),
-            redis_url=env_optional("REDIS_URL", env=env),
+            redis_url=redis_url,
             cache_ttl_seconds=env_int("CACHE_TTL_SECONDS", 300, minimum=1, env=env),
             ops_port=env_int("OPS_PORT", 9091, minimum=0, env=env),
             ops_host=env_str("OPS_HOST", "0.0.0.0", env=env),
@@ -71,6 +80,9 @@ class ProjectionSettings:
             retry_max_seconds=env_float("RETRY_MAX_SECONDS", 5.0, minimum=0.1, env=env),
             view_cache_orders=env_int("VIEW_CACHE_ORDERS", 100_000, minimum=0, env=env),
             synchronous_commit=_on_off("PG_SYNCHRONOUS_COMMIT", env),
+            kafka=KafkaSecurity.from_env(env),
+            postgres=PostgresSecurity.from_env(env, database_url),
+            redis=RedisSecurity.from_env(env, redis_url),
         )
 
 

@@ -21,6 +21,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from readside_core.cache import GET_PAGE, SET_IF_NEWER
+from readside_core.connection_security import RedisSecurity, redis_kwargs
 from readside_query.breaker import CircuitBreaker, RateLimitedLog
 from readside_query.metrics import REDIS_ERRORS, REDIS_SKIPPED
 
@@ -33,7 +34,12 @@ def no_retries() -> Retry:
     return Retry(NoBackoff(), 0)
 
 
-def connect_redis(url: str, timeout_seconds: float, max_connections: int = 64) -> aioredis.Redis:
+def connect_redis(
+    url: str,
+    timeout_seconds: float,
+    max_connections: int = 64,
+    security: RedisSecurity | None = None,
+) -> aioredis.Redis:
     """A client that fails fast: short timeouts, no retries (the breaker decides).
 
     The pool blocks (up to the timeout) when all connections are busy, instead of failing at
@@ -46,6 +52,7 @@ def connect_redis(url: str, timeout_seconds: float, max_connections: int = 64) -
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
         retry=no_retries(),
+        **redis_kwargs(url, security),
     )
     return aioredis.Redis(connection_pool=pool)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from readside_core.connection_security import PostgresSecurity, RedisSecurity
 from readside_core.db import async_database_url
 from readside_core.settings import SettingsError, env_float, env_int, env_str
 
@@ -53,6 +54,10 @@ class QuerySettings:
     """GATED_WAIT_MAX_SECONDS: the longest `wait` a request may ask for (30)."""
     gated_max_waiting: int = 1000
     """GATED_MAX_WAITING: gated reads waiting at once per process; beyond, 503 (1000)."""
+    postgres: PostgresSecurity = field(default_factory=PostgresSecurity)
+    """PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGPASSWORD(_FILE)."""
+    redis: RedisSecurity = field(default_factory=RedisSecurity)
+    """REDIS_USERNAME, REDIS_PASSWORD(_FILE), REDIS_SSL_* (with a rediss:// REDIS_URL)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> QuerySettings:
@@ -92,6 +97,8 @@ class QuerySettings:
             gated_wait_seconds=env_float("GATED_WAIT_SECONDS", 5.0, minimum=0.0, env=env),
             gated_wait_max_seconds=env_float("GATED_WAIT_MAX_SECONDS", 30.0, minimum=0.0, env=env),
             gated_max_waiting=env_int("GATED_MAX_WAITING", 1000, minimum=0, env=env),
+            postgres=PostgresSecurity.from_env(env, database_url),
+            redis=RedisSecurity.from_env(env, redis_url),
         )
 
 
