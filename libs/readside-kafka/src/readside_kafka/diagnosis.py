@@ -24,8 +24,9 @@ def explain(exc: BaseException, security: KafkaSecurity) -> str:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, UnsupportedSaslMechanismError):
         return (
-            f"the broker does not accept KAFKA_SASL_MECHANISM={security.sasl_mechanism} on this "
-            f"listener ({text}): set KAFKA_SASL_MECHANISM to one it enables"
+            f"the broker does not enable KAFKA_SASL_MECHANISM={security.sasl_mechanism} on this "
+            "listener: set KAFKA_SASL_MECHANISM to one it enables (PLAIN, SCRAM-SHA-256 or "
+            "SCRAM-SHA-512, as the Kafka operators say)"
         )
     if _is_authentication_failure(exc):
         return (
