@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from readside_testkit.secured import SecuredStack, secured_stack
 from readside_testkit.stack import fresh_database, stack
 from readside_testkit.stack import stack_env as local_stack_env
 
@@ -55,6 +56,12 @@ def fresh_database_url(stack_env: dict[str, str]) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url(stack_env: dict[str, str]) -> str:
     return stack_env["REDIS_URL"]
+
+
+@pytest.fixture(scope="session")
+def secured(stack_env: dict[str, str]) -> SecuredStack:
+    """The local stack's secured listeners (hack/stack `up --secure`) and their settings."""
+    return secured_stack()
 
 
 @pytest.fixture(scope="session")
