@@ -107,6 +107,7 @@ class KafkaInspector:
         except KafkaError as exc:
             # aiokafka says only "Unable to bootstrap": connect once more to learn why.
             cause = await diagnose(self.bootstrap_servers, self.security)
+            await self._consumer.stop()  # never started: only frees it
             raise KafkaLookupError(f"Kafka at {self.bootstrap_servers}: {cause or exc}") from exc
         await self._consumer.start()
         self._started = True

@@ -21,6 +21,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from readside_core.cache import GET_PAGE, SET_IF_NEWER
+from readside_core.connection_errors import explain_redis_error
 from readside_core.connection_security import RedisSecurity, redis_kwargs
 from readside_query.breaker import CircuitBreaker, RateLimitedLog
 from readside_query.metrics import REDIS_ERRORS, REDIS_SKIPPED
@@ -103,7 +104,8 @@ class RedisCache:
         """For readiness: goes to Redis whatever the breaker says; never raises."""
         try:
             await self._client.ping()
-        except REDIS_FAILURES:
+        except REDIS_FAILURES as exc:
+            self._log.warning("readiness: redis unreachable: %s", explain_redis_error(exc))
             return False
         return True
 
@@ -118,10 +120,10 @@ class RedisCache:
             self._breaker.failed()
             REDIS_ERRORS.labels(operation).inc()
             self._log.warning(
-                "redis %s failed, serving from PostgreSQL for %.1fs: %r",
+                "redis %s failed, serving from PostgreSQL for %.1fs: %s",
                 operation,
                 self._breaker.open_seconds,
-                exc,
+                explain_redis_error(exc),
             )
             return None
         self._breaker.succeeded()
