@@ -287,7 +287,7 @@ class PostgresSecurity:
 @dataclass(frozen=True, slots=True)
 class RedisSecurity:
     username: str | None = None
-    """REDIS_USERNAME: the ACL user (unset: `default`, or the one in REDIS_URL)."""
+    """REDIS_USERNAME (or REDIS_USERNAME_FILE): the ACL user (unset: `default`)."""
     password: Secret | None = None
     """REDIS_PASSWORD_FILE or REDIS_PASSWORD, when REDIS_URL carries none."""
     tls: TlsFiles | None = None
@@ -309,7 +309,9 @@ class RedisSecurity:
         password = _secret(env, "REDIS_PASSWORD")
         if password is not None and redis_url and urlsplit(redis_url).password:
             raise SettingsError("REDIS_URL has a password and REDIS_PASSWORD(_FILE) is set")
-        return cls(_get(env, "REDIS_USERNAME"), password, tls if secure_url else None)
+        username = _secret(env, "REDIS_USERNAME")
+        user = username.reveal() if username else None
+        return cls(user, password, tls if secure_url else None)
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for redis-py's from_url (the URL says redis:// or rediss://)."""
