@@ -10,6 +10,7 @@ import pytest
 
 from readside_operator.resources import projection_job, shadow_deployment
 
+from .test_kustomize import build
 from .tools import VALUES, documents, helm_template
 
 pytestmark = pytest.mark.kind
@@ -137,3 +138,35 @@ def test_bad_security_values_are_refused_naming_them(helm: str, sets: list[str],
     done = helm_template(helm, VALUES["kind"], sets)
     assert done.returncode != 0, f"{sets} was accepted"
     assert says in done.stderr, done.stderr
+
+
+def test_the_production_overlay_secures_connections_as_the_production_values_do(
+    helm: str, kustomize: list[str]
+) -> None:
+    """components/secured-connections patches by hand what the chart renders: they agree."""
+    chart = production(helm)
+    overlay = {
+        f"{d['kind']}/{d['metadata']['name']}": d
+        for d in build(kustomize, "production")
+        if d["kind"] in ("Deployment", "Job")
+    }
+    for workload in (
+        "Deployment/readside-projection",
+        "Deployment/readside-query",
+        "Deployment/readside-operator",
+        "Job/readside-migrate",
+    ):
+        ours, theirs = container(overlay[workload]), container(chart[workload])
+        without_checks = {
+            k: v for k, v in security_env(theirs).items() if "CHECK_HOSTNAME" not in k
+        }
+        assert security_env(ours) == without_checks, workload
+        volumes = [
+            sorted(
+                (v["name"], v["secret"]["secretName"])
+                for v in d["spec"]["template"]["spec"]["volumes"]
+                if "secret" in v
+            )
+            for d in (overlay[workload], chart[workload])
+        ]
+        assert volumes[0] == volumes[1], workload
