@@ -8,6 +8,9 @@ process still running. No password of the stack ever shows in a log or a respons
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -137,17 +140,32 @@ async def test_a_wrong_setting_keeps_the_projection_running_not_ready_naming_the
     assert_no_password_in(secured, log, readyz, _get_now(ops, "/metrics").text)
 
 
-async def test_reset_and_its_dry_run_work_over_sasl_ssl(
+async def test_admin_commands_migrate_publish_and_reset_over_secured_connections(
     harness: Any, secured: SecuredStack, tmp_path: Path, sample_events_path: Path
 ) -> None:
     await harness.create_topic(2)
-    await harness.publish(read_messages(sample_events_path))
     env = {
         **secured_env(harness, secured, "sasl_ssl"),
         "KAFKA_TOPIC": harness.topic,
         "CONSUMER_GROUP": harness.group,
     }
     processes = LocalProcesses(env, tmp_path)
+    migrated = processes.cli("migrate")  # Alembic over PostgreSQL TLS as the TLS-only role
+    assert migrated.returncode == 0, migrated.stderr
+    published = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "readside_projection.events_tool",
+        "publish",
+        str(sample_events_path),
+        env={**os.environ, **env},
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(published.communicate(), 120)
+    published_stderr = err.decode()
+    assert published.returncode == 0, published_stderr
+    ends = await harness.end_offsets()
+    assert sum(ends.values()) == len(list(read_messages(sample_events_path)))
     dry = processes.cli("reset", "--earliest", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     done = processes.cli("reset", "--earliest")
@@ -156,4 +174,5 @@ async def test_reset_and_its_dry_run_work_over_sasl_ssl(
     wrong = processes.cli("reset", "--earliest", KAFKA_SSL_CAFILE=secured.file("other-ca.crt"))
     assert wrong.returncode == 1
     assert "KAFKA_SSL_CAFILE" in wrong.stderr
-    assert_no_password_in(secured, dry.stdout + dry.stderr, done.stderr, wrong.stderr)
+    outputs = [migrated.stderr, published_stderr, dry.stdout + dry.stderr, done.stderr]
+    assert_no_password_in(secured, *outputs, wrong.stderr)
