@@ -32,6 +32,7 @@ from readside_projection.events_tool import publish
 from readside_projection.generator import generate
 from readside_testkit.ports import free_port
 from readside_testkit.processes import projection_command, query_command
+from readside_testkit.secured import secured_stack
 from readside_testkit.stack import REPO, create_database, stack_env
 
 
@@ -309,12 +310,18 @@ def load_average() -> str:
 
 
 def variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
-    """What runs side by side: this checkout (synchronous commit on and off) and, with
-    --compare, another checkout's projection on the same topic and machine."""
-    found = {
-        "this checkout": {},
-        "this checkout, PG_SYNCHRONOUS_COMMIT=off": {"PG_SYNCHRONOUS_COMMIT": "off"},
-    }
+    """What runs side by side: this checkout (synchronous commit on and off, or with
+    --sasl-ssl plaintext and SASL_SSL) and, with --compare, another checkout's projection on
+    the same topic and machine."""
+    if args.sasl_ssl:
+        # The same broker and topic through the stack's SASL_SSL listener (hack/stack --secure).
+        over_tls = secured_stack().kafka_env("sasl_ssl", "SCRAM-SHA-512")
+        found = {"this checkout, PLAINTEXT": {}, "this checkout, SASL_SSL SCRAM-SHA-512": over_tls}
+    else:
+        found = {
+            "this checkout": {},
+            "this checkout, PG_SYNCHRONOUS_COMMIT=off": {"PG_SYNCHRONOUS_COMMIT": "off"},
+        }
     if args.compare:
         found[f"{args.compare.name} (--compare)"] = source_path(args.compare.resolve())
     return found
@@ -329,6 +336,11 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--latency-only", action="store_true", help="skip throughput and COPY")
     parser.add_argument("--compare", type=Path, help="another checkout, run side by side")
+    parser.add_argument(
+        "--sasl-ssl",
+        action="store_true",
+        help="plaintext beside SASL_SSL (SCRAM-SHA-512) instead of synchronous commit on/off",
+    )
     args = parser.parse_args()
     env = stack_env()
     logs = REPO / ".local" / "bench"
