@@ -173,24 +173,23 @@ secure_needs_restart() {  # secure_needs_restart NAME
     esac
 }
 
+# Names of their own (not KAFKA_SASL_USERNAME...): exported into a shell, the clients' own
+# variables would apply to every process started from it, plaintext ones included.
 cmd_secure_env() {
     secure_enabled || die "secured mode is off: run READSIDE_STACK_SECURE=1 $0 up"
     cat <<EOF
 export SECURE_DIR='$SECURE_DIR'
+export SECURE_USER='$SECURE_USER'
+export SECURE_CA_FILE='$SECURE_DIR/ca.crt'
+export SECURE_CLIENT_CERT='$SECURE_DIR/client.crt'
+export SECURE_CLIENT_KEY='$SECURE_DIR/client.key'
+export SECURE_KAFKA_PASSWORD_FILE='$SECURE_DIR/kafka.password'
+export SECURE_POSTGRES_PASSWORD_FILE='$SECURE_DIR/postgres.password'
+export SECURE_REDIS_PASSWORD_FILE='$SECURE_DIR/redis.password'
 export KAFKA_SASL_SSL_BROKERS='127.0.0.1:$KAFKA_SASL_SSL_PORT'
 export KAFKA_SSL_BROKERS='127.0.0.1:$KAFKA_SSL_PORT'
 export KAFKA_SASL_PLAINTEXT_BROKERS='127.0.0.1:$KAFKA_SASL_PLAINTEXT_PORT'
-export KAFKA_SASL_USERNAME='$SECURE_USER'
-export KAFKA_SASL_PASSWORD_FILE='$SECURE_DIR/kafka.password'
-export KAFKA_SSL_CAFILE='$SECURE_DIR/ca.crt'
-export KAFKA_SSL_CERTFILE='$SECURE_DIR/client.crt'
-export KAFKA_SSL_KEYFILE='$SECURE_DIR/client.key'
 export TLS_DATABASE_URL='postgresql://$PG_TLS_USER@127.0.0.1:$PG_PORT/$DB_NAME'
-export PGPASSWORD_FILE='$SECURE_DIR/postgres.password'
-export PGSSLROOTCERT='$SECURE_DIR/ca.crt'
 export TLS_REDIS_URL='rediss://127.0.0.1:$REDIS_TLS_PORT/0'
-export REDIS_USERNAME='$SECURE_USER'
-export REDIS_PASSWORD_FILE='$SECURE_DIR/redis.password'
-export REDIS_SSL_CAFILE='$SECURE_DIR/ca.crt'
 EOF
 }

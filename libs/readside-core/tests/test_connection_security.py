@@ -152,6 +152,15 @@ def test_postgres_modes_follow_libpq(
     assert context.check_hostname is checks_host
 
 
+def test_a_password_in_the_url_wins_over_the_password_file_as_in_libpq(pki: Path) -> None:
+    env = {"PGPASSWORD_FILE": str(pki / "password"), "REDIS_PASSWORD_FILE": str(pki / "password")}
+    assert PostgresSecurity.from_env(env, "postgresql://u:pw@h/db").connect_kwargs() == {}
+    assert RedisSecurity.from_env(env, "redis://:pw@h:6379/0").client_kwargs() == {}
+    assert PostgresSecurity.from_env(env, "postgresql://u@h/db").connect_kwargs() == {
+        "password": PASSWORD
+    }
+
+
 def test_postgres_prefer_and_disable_are_left_to_asyncpg() -> None:
     assert PostgresSecurity.from_env({"PGSSLMODE": "disable"}).connect_kwargs() == {
         "ssl": "disable"
@@ -163,7 +172,6 @@ def test_postgres_prefer_and_disable_are_left_to_asyncpg() -> None:
     [
         ({"PGSSLMODE": "strict"}, None, "PGSSLMODE='strict'"),
         ({"PGSSLROOTCERT": "CA"}, None, "PGSSLMODE is unset"),
-        ({"PGPASSWORD": "x"}, "postgresql://u:pw@h/db", "DATABASE_URL has a password"),
     ],
 )
 def test_bad_postgres_settings_are_refused(

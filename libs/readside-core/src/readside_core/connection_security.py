@@ -241,7 +241,7 @@ class PostgresSecurity:
     tls: TlsFiles | None = None
     """PGSSLROOTCERT (the CA; unset: the system's), PGSSLCERT and PGSSLKEY (a client cert)."""
     password: Secret | None = None
-    """PGPASSWORD_FILE or PGPASSWORD: the password, when DATABASE_URL carries none."""
+    """PGPASSWORD_FILE or PGPASSWORD: the password, used when DATABASE_URL carries none."""
 
     @classmethod
     def from_env(
@@ -259,10 +259,8 @@ class PostgresSecurity:
                 f"{mode or 'unset'}: use verify-full (or verify-ca, require)"
             )
         password = _secret(env, "PGPASSWORD")
-        if password is not None and database_url and urlsplit(database_url).password:
-            raise SettingsError(
-                "DATABASE_URL has a password and PGPASSWORD(_FILE) is set: keep only one"
-            )
+        if database_url and urlsplit(database_url).password:
+            password = None  # as libpq: the URL's password wins
         if mode in ("require", "verify-ca", "verify-full"):
             # libpq: require with a CA file verifies the chain like verify-ca.
             verify = mode != "require" or tls.cafile is not None
@@ -289,7 +287,7 @@ class RedisSecurity:
     username: str | None = None
     """REDIS_USERNAME (or REDIS_USERNAME_FILE): the ACL user (unset: `default`)."""
     password: Secret | None = None
-    """REDIS_PASSWORD_FILE or REDIS_PASSWORD, when REDIS_URL carries none."""
+    """REDIS_PASSWORD_FILE or REDIS_PASSWORD, used when REDIS_URL carries none."""
     tls: TlsFiles | None = None
     """With a rediss:// URL: REDIS_SSL_CAFILE, REDIS_SSL_CERTFILE, REDIS_SSL_KEYFILE,
     REDIS_SSL_CHECK_HOSTNAME (true)."""
@@ -307,8 +305,8 @@ class RedisSecurity:
                 "REDIS_SSL_* files are set but REDIS_URL is not rediss://: use rediss://host:port"
             )
         password = _secret(env, "REDIS_PASSWORD")
-        if password is not None and redis_url and urlsplit(redis_url).password:
-            raise SettingsError("REDIS_URL has a password and REDIS_PASSWORD(_FILE) is set")
+        if redis_url and urlsplit(redis_url).password:
+            password = None  # the URL's password wins, as for PostgreSQL
         username = _secret(env, "REDIS_USERNAME")
         user = username.reveal() if username else None
         return cls(user, password, tls if secure_url else None)

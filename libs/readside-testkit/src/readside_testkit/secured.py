@@ -41,13 +41,13 @@ class SecuredStack:
         env = {"KAFKA_BROKERS": self.brokers(listener), "KAFKA_SECURITY_PROTOCOL": listener.upper()}
         if listener.startswith("sasl"):
             env["KAFKA_SASL_MECHANISM"] = "PLAIN" if listener == "sasl_plaintext" else mechanism
-            env["KAFKA_SASL_USERNAME"] = self.values["KAFKA_SASL_USERNAME"]
-            env["KAFKA_SASL_PASSWORD_FILE"] = self.values["KAFKA_SASL_PASSWORD_FILE"]
+            env["KAFKA_SASL_USERNAME"] = self.values["SECURE_USER"]
+            env["KAFKA_SASL_PASSWORD_FILE"] = self.values["SECURE_KAFKA_PASSWORD_FILE"]
         if listener.endswith("ssl"):
-            env["KAFKA_SSL_CAFILE"] = self.values["KAFKA_SSL_CAFILE"]
+            env["KAFKA_SSL_CAFILE"] = self.values["SECURE_CA_FILE"]
         if listener == "ssl":
-            env["KAFKA_SSL_CERTFILE"] = self.values["KAFKA_SSL_CERTFILE"]
-            env["KAFKA_SSL_KEYFILE"] = self.values["KAFKA_SSL_KEYFILE"]
+            env["KAFKA_SSL_CERTFILE"] = self.values["SECURE_CLIENT_CERT"]
+            env["KAFKA_SSL_KEYFILE"] = self.values["SECURE_CLIENT_KEY"]
         return env
 
     def postgres_env(self, database_url: str) -> dict[str, str]:
@@ -56,16 +56,16 @@ class SecuredStack:
         return {
             "DATABASE_URL": f"{tls_base}/{database_url.rpartition('/')[2]}",
             "PGSSLMODE": "verify-full",
-            "PGSSLROOTCERT": self.values["PGSSLROOTCERT"],
-            "PGPASSWORD_FILE": self.values["PGPASSWORD_FILE"],
+            "PGSSLROOTCERT": self.values["SECURE_CA_FILE"],
+            "PGPASSWORD_FILE": self.values["SECURE_POSTGRES_PASSWORD_FILE"],
         }
 
     def redis_env(self, db: int = 0) -> dict[str, str]:
         return {
             "REDIS_URL": f"{self.values['TLS_REDIS_URL'].rpartition('/')[0]}/{db}",
-            "REDIS_USERNAME": self.values["REDIS_USERNAME"],
-            "REDIS_PASSWORD_FILE": self.values["REDIS_PASSWORD_FILE"],
-            "REDIS_SSL_CAFILE": self.values["REDIS_SSL_CAFILE"],
+            "REDIS_USERNAME": self.values["SECURE_USER"],
+            "REDIS_PASSWORD_FILE": self.values["SECURE_REDIS_PASSWORD_FILE"],
+            "REDIS_SSL_CAFILE": self.values["SECURE_CA_FILE"],
         }
 
 
