@@ -22,71 +22,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from readside_core.settings import SettingsError
+from readside_core.settings import (
+    Secret,
+    SettingsError,
+    env_existing_file,
+    env_flag,
+    env_optional,
+    env_secret,
+)
 
 KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 PG_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-
-
-class Secret:
-    """A credential: `reveal()` gives it to a client; str/repr never show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-def _get(env: Mapping[str, str], name: str) -> str | None:
-    return env.get(name) or None
-
-
-def _existing_file(env: Mapping[str, str], name: str) -> Path | None:
-    value = _get(env, name)
-    if value is None:
-        return None
-    path = Path(value)
-    if not path.is_file():
-        raise SettingsError(f"{name}={value}: no such file (is the Secret mounted there?)")
-    return path
-
-
-def _secret(env: Mapping[str, str], name: str) -> Secret | None:
-    """NAME_FILE (contents, one trailing newline dropped) or NAME; both set is an error."""
-    direct, path = _get(env, name), _existing_file(env, f"{name}_FILE")
-    if direct is not None and path is not None:
-        raise SettingsError(f"{name} and {name}_FILE are both set: set only one")
-    if path is None:
-        return Secret(direct) if direct is not None else None
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SettingsError(f"{name}_FILE={path}: cannot read it ({exc.strerror})") from None
-    return Secret(text.removesuffix("\n").removesuffix("\r")) if text.strip() else None
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = (_get(env, name) or ("true" if default else "false")).strip().lower()
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name}={raw!r} is not a boolean (use true or false)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +55,10 @@ class TlsFiles:
         ca, cert, key = (f"{prefix}{n}" for n in names)
         files = cls(
             prefix,
-            _existing_file(env, ca),
-            _existing_file(env, cert),
-            _existing_file(env, key),
-            _flag(env, f"{prefix}CHECK_HOSTNAME", True) if check else True,
+            env_existing_file(env, ca),
+            env_existing_file(env, cert),
+            env_existing_file(env, key),
+            env_flag(env, f"{prefix}CHECK_HOSTNAME", True) if check else True,
         )
         if files.keyfile is not None and files.certfile is None:
             raise SettingsError(
@@ -173,7 +120,7 @@ class KafkaSecurity:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KafkaSecurity:
         env = os.environ if env is None else env
-        protocol = (_get(env, "KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").upper()
+        protocol = (env_optional("KAFKA_SECURITY_PROTOCOL", env) or "PLAINTEXT").upper()
         if protocol not in KAFKA_PROTOCOLS:
             raise SettingsError(
                 f"KAFKA_SECURITY_PROTOCOL={protocol!r} is not one of {', '.join(KAFKA_PROTOCOLS)}"
@@ -205,10 +152,10 @@ class KafkaSecurity:
 
 
 def _sasl(env: Mapping[str, str], protocol: str) -> tuple[str | None, str | None, Secret | None]:
-    mechanism = (_get(env, "KAFKA_SASL_MECHANISM") or "").upper() or None
-    user_secret = _secret(env, "KAFKA_SASL_USERNAME")
+    mechanism = (env_optional("KAFKA_SASL_MECHANISM", env) or "").upper() or None
+    user_secret = env_secret(env, "KAFKA_SASL_USERNAME")
     username = user_secret.reveal() if user_secret else None
-    password = _secret(env, "KAFKA_SASL_PASSWORD")
+    password = env_secret(env, "KAFKA_SASL_PASSWORD")
     if not protocol.startswith("SASL_"):
         if mechanism or username or password:
             raise SettingsError(
@@ -248,7 +195,7 @@ class PostgresSecurity:
         cls, env: Mapping[str, str] | None = None, database_url: str | None = None
     ) -> PostgresSecurity:
         env = os.environ if env is None else env
-        mode = (_get(env, "PGSSLMODE") or "").lower() or None
+        mode = (env_optional("PGSSLMODE", env) or "").lower() or None
         if mode is not None and mode not in PG_SSLMODES:
             raise SettingsError(f"PGSSLMODE={mode!r} is not one of {', '.join(PG_SSLMODES)}")
         tls = TlsFiles.from_env(env, "PGSSL", ("ROOTCERT", "CERT", "KEY"), False)
@@ -258,7 +205,7 @@ class PostgresSecurity:
                 "PGSSLROOTCERT/PGSSLCERT/PGSSLKEY are set but PGSSLMODE is "
                 f"{mode or 'unset'}: use verify-full (or verify-ca, require)"
             )
-        password = _secret(env, "PGPASSWORD")
+        password = env_secret(env, "PGPASSWORD")
         if database_url and urlsplit(database_url).password:
             password = None  # as libpq: the URL's password wins
         if mode in ("require", "verify-ca", "verify-full"):
@@ -304,10 +251,10 @@ class RedisSecurity:
             raise SettingsError(
                 "REDIS_SSL_* files are set but REDIS_URL is not rediss://: use rediss://host:port"
             )
-        password = _secret(env, "REDIS_PASSWORD")
+        password = env_secret(env, "REDIS_PASSWORD")
         if redis_url and urlsplit(redis_url).password:
             password = None  # the URL's password wins, as for PostgreSQL
-        username = _secret(env, "REDIS_USERNAME")
+        username = env_secret(env, "REDIS_USERNAME")
         user = username.reveal() if username else None
         return cls(user, password, tls if secure_url else None)
 

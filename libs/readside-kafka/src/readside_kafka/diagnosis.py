@@ -33,27 +33,8 @@ def explain(exc: BaseException, security: KafkaSecurity) -> str:
             f"the broker refused the SASL credentials ({security.sasl_mechanism}): check "
             "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD_FILE (or KAFKA_SASL_PASSWORD)"
         )
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        if "hostname" in text.lower() or "ip address mismatch" in text.lower():
-            return (
-                f"the broker's certificate does not name the address connected to ({text}): "
-                "use a broker address its certificate names in KAFKA_BROKERS (or, only for a "
-                "test, KAFKA_SSL_CHECK_HOSTNAME=false)"
-            )
-        return (
-            f"the broker's certificate is not trusted ({text}): set KAFKA_SSL_CAFILE to the "
-            "CA bundle that signed the brokers' certificates"
-        )
     if isinstance(exc, ssl.SSLError):
-        lowered = text.lower()
-        if "certificate required" in lowered or "handshake failure" in lowered:
-            return (
-                f"the broker requires a client certificate ({text}): set KAFKA_SSL_CERTFILE "
-                "and KAFKA_SSL_KEYFILE"
-            )
-        if "wrong version number" in lowered or "record layer failure" in lowered:
-            return _protocol_hint(security, text)
-        return f"TLS with the broker failed ({text}): check the KAFKA_SSL_* settings"
+        return _tls_hint(exc, security, text)
     if security.uses_tls and isinstance(exc, ConnectionError | KafkaConnectionError):
         # A TLS 1.3 server checks the client certificate after the handshake: the client
         # sees the connection drop on its first request.
@@ -65,6 +46,29 @@ def explain(exc: BaseException, security: KafkaSecurity) -> str:
     if isinstance(exc, ConnectionError | KafkaConnectionError | TimeoutError | OSError):
         return _protocol_hint(security, text)
     return text
+
+
+def _tls_hint(exc: ssl.SSLError, security: KafkaSecurity, text: str) -> str:
+    lowered = text.lower()
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        if "hostname" in lowered or "ip address mismatch" in lowered:
+            return (
+                f"the broker's certificate does not name the address connected to ({text}): "
+                "use a broker address its certificate names in KAFKA_BROKERS (or, only for a "
+                "test, KAFKA_SSL_CHECK_HOSTNAME=false)"
+            )
+        return (
+            f"the broker's certificate is not trusted ({text}): set KAFKA_SSL_CAFILE to the "
+            "CA bundle that signed the brokers' certificates"
+        )
+    if "certificate required" in lowered or "handshake failure" in lowered:
+        return (
+            f"the broker requires a client certificate ({text}): set KAFKA_SSL_CERTFILE "
+            "and KAFKA_SSL_KEYFILE"
+        )
+    if "wrong version number" in lowered or "record layer failure" in lowered:
+        return _protocol_hint(security, text)
+    return f"TLS with the broker failed ({text}): check the KAFKA_SSL_* settings"
 
 
 def _is_authentication_failure(exc: BaseException) -> bool:
