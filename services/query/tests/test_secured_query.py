@@ -97,3 +97,26 @@ def test_a_wrong_redis_password_is_not_ready_and_logged_naming_the_setting(
     wait_until(lambda: "REDIS_PASSWORD_FILE" in log.read_text(), 10, "the log to name the setting")
     for password in secured.passwords():
         assert password not in log.read_text() + not_ready.text
+
+
+def test_an_untrusted_postgres_ca_is_not_ready_and_logged_naming_the_setting(
+    secured: SecuredStack,
+    database_url: str,
+    processes: LocalProcesses,
+    tmp_path: Path,
+) -> None:
+    env = {
+        **secured.postgres_env(database_url),
+        **secured.redis_env(SECURED_REDIS_DB),
+        "PGSSLROOTCERT": secured.file("other-ca.crt"),
+    }
+    base = _start(processes, "query", env)
+    not_ready = wait_until(
+        lambda: (r := _get(base + "/readyz")) is not None and r.status_code == 503 and r,
+        30,
+        "/readyz to say not ready",
+    )
+    assert "postgres" in not_ready.json()["down"]
+    log = tmp_path / "query.log"
+    wait_until(lambda: "set PGSSLROOTCERT" in log.read_text(), 10, "the log to name the setting")
+    assert processes.running[-1].poll() is None  # serving its probes, not crashing
