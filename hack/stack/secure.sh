@@ -163,13 +163,14 @@ ALTER ROLE $PG_TLS_USER PASSWORD '$(secure_password postgres)';
 SQL
 }
 
-# A running server started before secured mode was turned on lacks its listeners.
+# A running server started before secured mode was turned on lacks its listeners. Only a
+# server that answers on this invocation's ports is judged (other ports: leave it alone).
 secure_needs_restart() {  # secure_needs_restart NAME
     secure_enabled || return 1
     case $1 in
-        kafka) ! port_open "$KAFKA_SASL_SSL_PORT" ;;
-        redis) ! port_open "$REDIS_TLS_PORT" ;;
-        postgres) [[ $(pg_psql -Atc 'show ssl' 2>/dev/null) != on ]] ;;
+        kafka) port_open "$KAFKA_PORT" && ! port_open "$KAFKA_SASL_SSL_PORT" ;;
+        redis) port_open "$REDIS_PORT" && ! port_open "$REDIS_TLS_PORT" ;;
+        postgres) [[ $(pg_psql -Atc 'show ssl' 2>/dev/null) == off ]] ;;
     esac
 }
 
