@@ -33,9 +33,20 @@ def sample_expected() -> dict[str, Any]:
 # --- the local stack (hack/stack) for integration and e2e tests: see readside_testkit.stack ---
 
 
+NEEDS_SECURED = pytest.StashKey[bool]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Note whether this session tests the secured listeners: the stack then gets them when
+    it first comes up, not by a restart of every server in the middle of the session."""
+    config.stash[NEEDS_SECURED] = any("secured" in getattr(i, "fixturenames", ()) for i in items)
+
+
 @pytest.fixture(scope="session")
-def stack_env() -> dict[str, str]:
+def stack_env(request: pytest.FixtureRequest) -> dict[str, str]:
     """Bring the local stack up (idempotent); return DATABASE_URL, REDIS_URL, KAFKA_BROKERS."""
+    if request.config.stash.get(NEEDS_SECURED, False):
+        secured_stack()
     return local_stack_env()
 
 
