@@ -66,7 +66,9 @@ async def _check_health(projection: Projection) -> None:
             await asyncio.wait_for(projection.consumer.topics(), timeout=HEALTH_CHECK_SECONDS)
             projection.health.kafka = None
         except (KafkaError, TimeoutError) as exc:
-            projection.health.kafka = f"metadata request failed: {exc!r}"
+            settings = projection.settings
+            cause = await diagnose(settings.kafka_brokers, settings.kafka) or repr(exc)
+            projection.health.kafka = f"metadata request failed: {cause}"
         await asyncio.sleep(HEALTH_CHECK_SECONDS)
 
 
