@@ -62,6 +62,17 @@ def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
     )
 
 
+def stop_or_kill(process: subprocess.Popen[bytes], logs: Path) -> None:
+    """Wait for a terminated projection; one still leaving its group after 60 s (a member
+    stopped during a rebalance can wait for the broker's JoinGroup answer) is killed, and said."""
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        print(f"    a projection took over 60 s to stop after SIGTERM: killed (logs: {logs})")
+        process.kill()
+        process.wait()
+
+
 def source_path(checkout: Path | None) -> dict[str, str]:
     """PYTHONPATH running another checkout's projection (the same locked dependencies)."""
     if checkout is None:
@@ -138,7 +149,8 @@ async def throughput(
     finally:
         for p in procs:
             p.terminate()
-            p.wait(timeout=30)
+        for p in procs:
+            stop_or_kill(p, logs)
     overall = total / (ended - began)
     t0, n0 = first or (began, 0)
     steady = (total - n0) / (ended - t0)
