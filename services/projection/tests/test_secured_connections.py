@@ -9,6 +9,7 @@ process still running. No password of the stack ever shows in a log or a respons
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -16,9 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
-from readside_core.connection_security import KafkaSecurity
+from readside_core.connection_security import KafkaSecurity, RedisSecurity
 from readside_core.fixtures import read_messages
+from readside_core.read_model_version import PUBLIC
+from readside_core.views import json_encoder, order_to_json
 from readside_projection.events_tool import publish
 from readside_testkit.ports import free_port
 from readside_testkit.processes import LocalProcesses
@@ -46,17 +50,33 @@ def assert_no_password_in(secured: SecuredStack, *texts: str) -> None:
 
 @pytest.mark.parametrize("listener", ["sasl_ssl", "ssl"])
 async def test_the_sample_projects_exactly_over_secured_kafka_postgres_and_redis(
-    harness: Any, secured: SecuredStack, sample_events_path: Path, listener: str
+    harness: Any,
+    secured: SecuredStack,
+    sample_events_path: Path,
+    sample_expected: dict[str, Any],
+    listener: str,
 ) -> None:
     kafka = secured.kafka_env(listener)
     security = KafkaSecurity.from_env(kafka)
-    messages = list(read_messages(sample_events_path))
+    messages = [*read_messages(sample_events_path), (b"bad", b"not json")]
     await publish(messages, brokers=kafka["KAFKA_BROKERS"], topic=harness.topic, security=security)
     ops = free_port()
-    process = harness.projection(**secured_env(harness, secured, listener, OPS_PORT=str(ops)))
+    env = {**secured_env(harness, secured, listener, OPS_PORT=str(ops)), **secured.redis_env(9)}
+    redis_security = RedisSecurity.from_env(env, env["REDIS_URL"])
+    cache = aioredis.from_url(env["REDIS_URL"], **redis_security.client_kwargs())
+    await cache.flushdb()  # this test's own database: only this projection fills it
+    process = harness.projection(**env)
     await harness.wait_caught_up()  # read back over the plaintext listener of the same cluster
-    model = await harness.read_model()
-    assert len(model.orders) == len({key for key, _ in messages})
+    model = await harness.read_model()  # written over PostgreSQL TLS (a TLS-only role)
+    bodies = {k: json.loads(json_encoder.encode(order_to_json(v))) for k, v in model.orders.items()}
+    assert bodies == sample_expected
+    # The dead letter went out through the secured producer, the bodies through rediss.
+    assert sum((await harness.end_offsets(f"{harness.topic}.dlq")).values()) == 1
+    try:
+        cached = await cache.exists(*(PUBLIC.order_key(k) for k in sample_expected))
+    finally:
+        await cache.aclose()
+    assert cached == len(sample_expected)
     ready = await eventually(lambda: _get(ops, "/readyz"), 30, "the projection to be ready")
     assert ready.status_code == 200, ready.text
     metrics = _get_now(ops, "/metrics").text
