@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from readside_testkit.secured import SecuredStack, secured_stack
 from readside_testkit.stack import fresh_database, stack
 from readside_testkit.stack import stack_env as local_stack_env
 
@@ -45,9 +46,20 @@ def event_versions_expected() -> dict[str, Any]:
 # --- the local stack (hack/stack) for integration and e2e tests: see readside_testkit.stack ---
 
 
+NEEDS_SECURED = pytest.StashKey[bool]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Note whether this session tests the secured listeners: the stack then gets them when
+    it first comes up, not by a restart of every server in the middle of the session."""
+    config.stash[NEEDS_SECURED] = any("secured" in getattr(i, "fixturenames", ()) for i in items)
+
+
 @pytest.fixture(scope="session")
-def stack_env() -> dict[str, str]:
+def stack_env(request: pytest.FixtureRequest) -> dict[str, str]:
     """Bring the local stack up (idempotent); return DATABASE_URL, REDIS_URL, KAFKA_BROKERS."""
+    if request.config.stash.get(NEEDS_SECURED, False):
+        secured_stack()
     return local_stack_env()
 
 
@@ -68,6 +80,12 @@ def fresh_database_url(stack_env: dict[str, str]) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url(stack_env: dict[str, str]) -> str:
     return stack_env["REDIS_URL"]
+
+
+@pytest.fixture(scope="session")
+def secured(stack_env: dict[str, str]) -> SecuredStack:
+    """The local stack's secured listeners (hack/stack `up --secure`) and their settings."""
+    return secured_stack()
 
 
 @pytest.fixture(scope="session")

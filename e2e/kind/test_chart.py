@@ -351,3 +351,23 @@ def test_the_dlq_jobs_are_suspended_templates_the_projection_cli_accepts(helm: s
         if "redrive" in name:
             assert selection.error == "total_amount"
             assert args.dry_run == name.endswith("dry-run")
+
+
+def test_the_dlq_jobs_reach_a_secured_kafka_as_the_projection_does(helm: str) -> None:
+    """With the production values (SASL_SSL, TLS, Secrets), each DLQ Job has the projection's
+    security env, Secret volumes and mounts."""
+    docs = documents(render(helm, VALUES["production"]))
+    deployment = next(
+        d
+        for d in docs
+        if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("readside-projection")
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    secrets = [v for v in pod["volumes"] if "secret" in v]
+    assert secrets, "the production values name Secrets"
+    for job in (d for d in docs if d["kind"] == "CronJob"):
+        job_pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert [v for v in job_pod["volumes"] if "secret" in v] == secrets
+        mounts = job_pod["containers"][0]["volumeMounts"]
+        assert mounts[1:] == pod["containers"][0]["volumeMounts"][1:]  # [0] is /tmp
+        assert job_pod["containers"][0]["env"] == pod["containers"][0]["env"]

@@ -50,6 +50,9 @@ KAFKA_POM=$SCRIPT_DIR/kafka/pom.xml
 
 SERVERS=(postgres redis kafka)
 
+# shellcheck source=hack/stack/secure.sh
+source "$SCRIPT_DIR/secure.sh"
+
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 # ---------------------------------------------------------------------------------------------
@@ -184,6 +187,7 @@ choose_ports() {
     [[ -n $held ]] || return 0
     PG_PORT=$(draw_port) REDIS_PORT=$(draw_port) KAFKA_PORT=$(draw_port)
     KAFKA_CONTROLLER_PORT=$(draw_port)
+    secure_ports
     mkdir -p -- "$STATE"
     printf 'RECORDED_%s=%s\n' PG_PORT "$PG_PORT" REDIS_PORT "$REDIS_PORT" \
         KAFKA_PORT "$KAFKA_PORT" KAFKA_CONTROLLER_PORT "$KAFKA_CONTROLLER_PORT" >"$PORTS_FILE"
@@ -462,6 +466,7 @@ pg_launch() {
     pg_prepare_home
     pg_initdb
     pg_write_conf
+    secure_pg_conf
     local sock
     sock=$(pg_socket_dir)
     if [[ $sock != "$PG_HOME" ]]; then
@@ -550,6 +555,7 @@ logfile ""
 save 3600 1 300 100 60 10000
 appendonly no
 EOF
+    secure_redis_conf >>"$REDIS_HOME/redis.conf"
     say "redis: starting on 127.0.0.1:$REDIS_PORT"
     launch "$REDIS_HOME" "$LOG_DIR/redis.log" "$RUN_DIR/redis.pid" \
         redis-server "$REDIS_HOME/redis.conf"
@@ -605,8 +611,8 @@ kafka_write_conf() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=$(secure_kafka_listeners),CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$(secure_kafka_listeners)
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
@@ -622,6 +628,7 @@ transaction.state.log.min.isr=1
 # consumer groups in tests should start consuming at once, not after 3s
 group.initial.rebalance.delay.ms=0
 EOF
+    secure_kafka_conf >>"$KAFKA_HOME/server.properties"
     # Short client timeouts for the readiness probe: fail fast and retry while starting.
     cat >"$KAFKA_HOME/probe.properties" <<EOF
 request.timeout.ms=3000
@@ -729,10 +736,17 @@ start_servers() {
     installed || cmd_install
     make_dirs
     choose_ports
+    if [[ ${READSIDE_STACK_SECURE:-0} == 1 ]]; then secure_setup; fi
     reserve_ports "$PG_PORT" "$REDIS_PORT" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"
+    if secure_enabled; then
+        reserve_ports "$KAFKA_SASL_SSL_PORT" "$KAFKA_SSL_PORT" "$KAFKA_SASL_PLAINTEXT_PORT" \
+            "$REDIS_TLS_PORT"
+    fi
     for n in "$@"; do
         if server_pid "$n" >/dev/null; then
-            continue
+            secure_needs_restart "$n" || continue
+            say "$n: restarting with the secured listeners"
+            stop_servers "$n"
         fi
         case $n in
             postgres) pg_launch ;; redis) redis_launch ;; kafka) kafka_launch ;;
@@ -741,7 +755,7 @@ start_servers() {
     done
     for n in "$@"; do
         case $n in
-            postgres) pg_wait && pg_bootstrap ;;
+            postgres) pg_wait && pg_bootstrap && secure_pg_roles ;;
             redis) redis_wait ;;
             kafka)
                 # Already-running broker: a live process with its port open is enough for a
@@ -749,6 +763,7 @@ start_servers() {
                 if [[ " ${launched[*]} " == *" kafka "* ]] || ! port_open "$KAFKA_PORT"; then
                     kafka_wait
                 fi
+                secure_kafka_users
                 ;;
         esac
         if [[ " ${launched[*]} " == *" $n "* ]]; then
@@ -774,7 +789,10 @@ reverse() { local i; for ((i = $#; i > 0; i--)); do printf '%s\n' "${!i}"; done;
 # ---------------------------------------------------------------------------------------------
 # Commands
 # ---------------------------------------------------------------------------------------------
-cmd_up() { start_servers "${SERVERS[@]}"; }
+cmd_up() {
+    if [[ ${1:-} == --secure ]]; then READSIDE_STACK_SECURE=1; fi
+    start_servers "${SERVERS[@]}"
+}
 cmd_down() {
     local -a names
     mapfile -t names < <(reverse "${SERVERS[@]}")
@@ -877,6 +895,8 @@ usage: ${0##*/} COMMAND [ARGS]
   down                    stop all three (graceful)
   status                  show each server (exit 3 if any is stopped)
   env                     print export lines: eval "\$(${0##*/} env)"
+  up --secure             also the secured listeners (READSIDE_STACK_SECURE=1; see README)
+  secure-env              export lines for the secured listeners (certificates, users)
   clean [--all]           down, then delete the state (--all: also the Kafka jars)
   start|stop|restart [NAME...]   one or more of: ${SERVERS[*]} (default: all)
   logs NAME [LINES]       tail a server's log
@@ -895,10 +915,11 @@ main() {
     esac
     case $cmd in
         install) cmd_install ;;
-        up) cmd_up ;;
+        up) cmd_up "$@" ;;
         down) cmd_down ;;
         status) cmd_status ;;
         env) cmd_env ;;
+        secure-env) cmd_secure_env ;;
         clean) cmd_clean "$@" ;;
         start) cmd_start "$@" ;;
         stop) cmd_stop "$@" ;;

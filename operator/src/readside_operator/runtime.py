@@ -22,7 +22,11 @@ class Runtime:
         """A started inspector for these brokers (KafkaLookupError when unreachable)."""
         found = self._inspectors.get(bootstrap_servers)
         if found is None:
-            found = KafkaInspector(bootstrap_servers, timeout=self.settings.kafka_timeout_seconds)
+            found = KafkaInspector(
+                bootstrap_servers,
+                timeout=self.settings.kafka_timeout_seconds,
+                security=self.settings.kafka,
+            )
             try:
                 await found.start()
             except KafkaLookupError:

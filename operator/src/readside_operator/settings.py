@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from readside_core.connection_security import KafkaSecurity
 from readside_core.settings import env_float, env_int, env_optional
 
 
@@ -20,6 +21,9 @@ class OperatorSettings:
     """LOG_LEVEL: debug, info (default), warning or error."""
     log_format: str
     """LOG_FORMAT: kopf's log format, json (default), plain or full."""
+    kafka: KafkaSecurity = field(default_factory=KafkaSecurity)
+    """KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*: TLS and SASL towards every
+    Projection's brokers (the operator's own lag and offset look-ups)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorSettings:
@@ -29,4 +33,5 @@ class OperatorSettings:
             replay_poll_seconds=env_float("REPLAY_POLL_SECONDS", 2.0, env=env),
             log_level=(env_optional("LOG_LEVEL", env) or "info").lower(),
             log_format=env_optional("LOG_FORMAT", env) or "json",
+            kafka=KafkaSecurity.from_env(env),
         )

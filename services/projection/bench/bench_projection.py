@@ -32,6 +32,7 @@ from readside_projection.events_tool import publish
 from readside_projection.generator import generate
 from readside_testkit.ports import free_port
 from readside_testkit.processes import projection_command, query_command
+from readside_testkit.secured import secured_stack
 from readside_testkit.stack import REPO, create_database, stack_env
 
 
@@ -59,6 +60,17 @@ def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[by
     return subprocess.Popen(
         cmd, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
+
+
+def stop_or_kill(process: subprocess.Popen[bytes], logs: Path) -> None:
+    """Wait for a terminated projection; one still leaving its group after 60 s (a member
+    stopped during a rebalance can wait for the broker's JoinGroup answer) is killed, and said."""
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        print(f"    a projection took over 60 s to stop after SIGTERM: killed (logs: {logs})")
+        process.kill()
+        process.wait()
 
 
 def source_path(checkout: Path | None) -> dict[str, str]:
@@ -137,7 +149,8 @@ async def throughput(
     finally:
         for p in procs:
             p.terminate()
-            p.wait(timeout=30)
+        for p in procs:
+            stop_or_kill(p, logs)
     overall = total / (ended - began)
     t0, n0 = first or (began, 0)
     steady = (total - n0) / (ended - t0)
@@ -309,12 +322,18 @@ def load_average() -> str:
 
 
 def variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
-    """What runs side by side: this checkout (synchronous commit on and off) and, with
-    --compare, another checkout's projection on the same topic and machine."""
-    found = {
-        "this checkout": {},
-        "this checkout, PG_SYNCHRONOUS_COMMIT=off": {"PG_SYNCHRONOUS_COMMIT": "off"},
-    }
+    """What runs side by side: this checkout (synchronous commit on and off, or with
+    --sasl-ssl plaintext and SASL_SSL) and, with --compare, another checkout's projection on
+    the same topic and machine."""
+    if args.sasl_ssl:
+        # The same broker and topic through the stack's SASL_SSL listener (hack/stack --secure).
+        over_tls = secured_stack().kafka_env("sasl_ssl", "SCRAM-SHA-512")
+        found = {"this checkout, PLAINTEXT": {}, "this checkout, SASL_SSL SCRAM-SHA-512": over_tls}
+    else:
+        found = {
+            "this checkout": {},
+            "this checkout, PG_SYNCHRONOUS_COMMIT=off": {"PG_SYNCHRONOUS_COMMIT": "off"},
+        }
     if args.compare:
         found[f"{args.compare.name} (--compare)"] = source_path(args.compare.resolve())
     return found
@@ -329,8 +348,16 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--latency-only", action="store_true", help="skip throughput and COPY")
     parser.add_argument("--compare", type=Path, help="another checkout, run side by side")
+    parser.add_argument(
+        "--sasl-ssl",
+        action="store_true",
+        help="plaintext beside SASL_SSL (SCRAM-SHA-512) instead of synchronous commit on/off",
+    )
     args = parser.parse_args()
     env = stack_env()
+    # Once the stack's secured mode is on, PostgreSQL offers TLS on its port, and asyncpg's
+    # default (prefer) would take it: keep the transport these figures have always measured.
+    env["PGSSLMODE"] = os.environ.get("PGSSLMODE", "disable")
     logs = REPO / ".local" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
     print(f"load average at the start: {load_average()}", flush=True)

@@ -111,6 +111,7 @@ otherwise the user's existing Secret.
 Fail early, with a message that says what to set, when a required connection is missing.
 */}}
 {{- define "readside.validate" -}}
+{{- include "readside.validateSecurity" . }}
 {{- if not (or .Values.database.url .Values.database.existingSecret) }}
 {{- fail "database: set database.url (postgresql://user:password@host:5432/db) or database.existingSecret (a Secret holding the URL under database.existingSecretKey)" }}
 {{- end }}

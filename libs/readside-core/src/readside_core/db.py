@@ -15,6 +15,7 @@ import msgspec
 import sqlalchemy.ext.asyncio as sa_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from readside_core.connection_security import PostgresSecurity
 from readside_core.read_model_version import PUBLIC_SCHEMA, check_schema_name
 from readside_core.views import json_encoder
 
@@ -43,15 +44,18 @@ def create_engine(
     schema: str = PUBLIC_SCHEMA,
     pool_size: int = 10,
     pre_ping: bool = True,
+    security: PostgresSecurity | None = None,
     **kwargs: Any,
 ) -> AsyncEngine:
     """An engine on one read-model version (`schema`) whose JSONB columns go through msgspec
-    (Decimals stay exact JSON numbers). InvalidSchemaName for a bad schema name.
+    (Decimals stay exact JSON numbers). InvalidSchemaName for a bad schema name. TLS and the
+    password: `security`, or when None the environment's (PGSSLMODE..., connection_security).
 
     `pre_ping` checks each connection with a round trip when it is taken from the pool. A
     hot path leaves it off: after PostgreSQL restarts, the first statement on a dead
     connection fails, and SQLAlchemy then invalidates every connection of the pool at once."""
     connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args.update(_security(url, security).connect_kwargs())
     settings = dict(connect_args.get("server_settings", {}))
     # Only this schema: a version missing a table fails loudly instead of reading public's.
     settings["search_path"] = f'"{check_schema_name(schema)}"'
@@ -68,6 +72,10 @@ def create_engine(
         connect_args=connect_args,
         **kwargs,
     )
+
+
+def _security(url: str, security: PostgresSecurity | None) -> PostgresSecurity:
+    return PostgresSecurity.from_env(database_url=url) if security is None else security
 
 
 def plain_database_url(url: str) -> str:
@@ -92,10 +100,12 @@ async def create_pool(
     schema: str = PUBLIC_SCHEMA,
     size: int = 2,
     server_settings: dict[str, str] | None = None,
+    security: PostgresSecurity | None = None,
 ) -> asyncpg.Pool:
     """An asyncpg pool on one read-model version, JSONB through msgspec (exact Decimals),
     without SQLAlchemy: the projection's per-batch statements pay no ORM or pool overhead.
-    Connections are not reset on release (each user finishes its own transaction)."""
+    Connections are not reset on release (each user finishes its own transaction). TLS and
+    the password as create_engine's."""
     settings = {"search_path": f'"{check_schema_name(schema)}"', **(server_settings or {})}
     return await asyncpg.create_pool(
         plain_database_url(url),
@@ -104,4 +114,5 @@ async def create_pool(
         init=_init_connection,
         server_settings=settings,
         reset=_keep_session,
+        **_security(url, security).connect_kwargs(),
     )

@@ -19,6 +19,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from readside_core.connection_security import KafkaSecurity
+from readside_kafka.diagnosis import diagnose
+
 UNKNOWN_TOPIC = 3
 
 T = TypeVar("T")
@@ -70,17 +73,28 @@ class ResetTarget:
 class KafkaInspector:
     """Read-only look-ups against one Kafka cluster; every call is bounded by `timeout`."""
 
-    def __init__(self, bootstrap_servers: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        timeout: float = 10.0,
+        security: KafkaSecurity | None = None,
+    ) -> None:
+        """`security`: TLS and SASL (None: from the environment, KAFKA_SECURITY_PROTOCOL...)."""
         self.bootstrap_servers = bootstrap_servers
         self.timeout = timeout
+        self.security = KafkaSecurity.from_env() if security is None else security
         self._admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000)
+            bootstrap_servers=bootstrap_servers,
+            request_timeout_ms=int(timeout * 1000),
+            **self.security.client_kwargs(),
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             enable_auto_commit=False,
             request_timeout_ms=int(timeout * 1000) + 1000,
             metadata_max_age_ms=5000,
+            **self.security.client_kwargs(),
         )
         self._started = False
 
@@ -88,7 +102,13 @@ class KafkaInspector:
         await self._bounded(self._start, retry=False)
 
     async def _start(self) -> None:
-        await self._admin.start()
+        try:
+            await self._admin.start()
+        except KafkaError as exc:
+            # aiokafka says only "Unable to bootstrap": connect once more to learn why.
+            cause = await diagnose(self.bootstrap_servers, self.security)
+            await self._consumer.stop()  # never started: only frees it
+            raise KafkaLookupError(f"Kafka at {self.bootstrap_servers}: {cause or exc}") from exc
         await self._consumer.start()
         self._started = True
 

@@ -11,9 +11,12 @@ import signal
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from readside_core.connection_errors import explain_postgres_error
+from readside_core.connection_security import KafkaSecurity
 from readside_core.db import create_pool
 from readside_core.read_model_version import PUBLIC_SCHEMA, read_model_version
 from readside_core.telemetry import setup_tracing
+from readside_kafka.diagnosis import diagnose
 from readside_projection import metrics
 from readside_projection.cache_sync import CacheSync
 from readside_projection.consumer import Projection
@@ -31,18 +34,23 @@ async def _start_with_retry(
     client: AIOKafkaConsumer | AIOKafkaProducer,
     health: Health,
     stop: asyncio.Event,
-    cap: float,
+    settings: ProjectionSettings,
 ) -> bool:
-    delay = 0.5
+    """Start a client, retrying with capped backoff; the cause (a wrong password, an untrusted
+    CA...) goes to /readyz and is logged once each time it changes, naming the setting."""
+    delay, said = 0.5, None
     while not stop.is_set():
         try:
             await client.start()
             return True
         except KafkaError as exc:
-            health.kafka = f"{name} cannot connect: {exc}"
-            log.warning("Kafka %s cannot start, retrying in %.1fs: %s", name, delay, exc)
+            cause = await diagnose(settings.kafka_brokers, settings.kafka) or str(exc)
+            health.kafka = f"{name} cannot connect: {cause}"
+            if cause != said:
+                log.error("Kafka %s cannot connect (retrying): %s", name, cause)
+                said = cause
             await asyncio.sleep(delay)
-            delay = min(delay * 2, cap)
+            delay = min(delay * 2, settings.retry_max_seconds)
     return False
 
 
@@ -54,12 +62,14 @@ async def _check_health(projection: Projection) -> None:
                 await conn.fetchval("SELECT 1")
             projection.health.database = None
         except Exception as exc:  # any failure to answer means not ready; say why
-            projection.health.database = str(exc).splitlines()[0]
+            projection.health.database = explain_postgres_error(exc)
         try:
             await asyncio.wait_for(projection.consumer.topics(), timeout=HEALTH_CHECK_SECONDS)
             projection.health.kafka = None
         except (KafkaError, TimeoutError) as exc:
-            projection.health.kafka = f"metadata request failed: {exc!r}"
+            settings = projection.settings
+            cause = await diagnose(settings.kafka_brokers, settings.kafka) or repr(exc)
+            projection.health.kafka = f"metadata request failed: {cause}"
         await asyncio.sleep(HEALTH_CHECK_SECONDS)
 
 
@@ -95,6 +105,7 @@ async def run(settings: ProjectionSettings) -> None:
 
 
 def _kafka_clients(settings: ProjectionSettings) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
+    security: KafkaSecurity = settings.kafka
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_brokers,
         group_id=settings.consumer_group,
@@ -107,9 +118,13 @@ def _kafka_clients(settings: ProjectionSettings) -> tuple[AIOKafkaConsumer, AIOK
         isolation_level="read_committed",
         # Notice a topic created after start-up (or new partitions) within seconds, not 5 min.
         metadata_max_age_ms=10_000,
+        **security.client_kwargs(),
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_brokers, acks="all", enable_idempotence=True
+        bootstrap_servers=settings.kafka_brokers,
+        acks="all",
+        enable_idempotence=True,
+        **security.client_kwargs(),
     )
     return consumer, producer
 
@@ -122,11 +137,17 @@ async def _project(settings: ProjectionSettings, health: Health, stop: asyncio.E
         schema=schema,
         size=4,  # the writer, the loads of the consumer, seeks, the health check
         server_settings={"synchronous_commit": "on" if settings.synchronous_commit else "off"},
+        security=settings.postgres,
     )
     setup_tracing("readside-projection", redis=settings.redis_url is not None)
     consumer, producer = _kafka_clients(settings)
     cache = (
-        CacheSync(settings.redis_url, settings.cache_ttl_seconds, read_model_version(schema))
+        CacheSync(
+            settings.redis_url,
+            settings.cache_ttl_seconds,
+            read_model_version(schema),
+            settings.redis,
+        )
         if settings.redis_url
         else None
     )
@@ -148,7 +169,7 @@ async def _consume(projection: Projection, schema: str) -> None:
     """Start the Kafka clients (retrying), subscribe, and run until asked to stop."""
     settings, health, stop = projection.settings, projection.health, projection.stop
     for name, client in (("producer", projection.producer), ("consumer", projection.consumer)):
-        if not await _start_with_retry(name, client, health, stop, settings.retry_max_seconds):
+        if not await _start_with_retry(name, client, health, stop, settings):
             return
     projection.consumer.subscribe([settings.topic], listener=projection.listener())
     checker = asyncio.create_task(_check_health(projection))

@@ -22,6 +22,7 @@ from readside_core.cache import (
     Invalidation,
     invalidation_encoder,
 )
+from readside_core.connection_security import RedisSecurity, redis_kwargs
 from readside_core.read_model_version import PUBLIC, ReadModelVersion
 from readside_core.views import OrderView, json_encoder, order_to_json
 from readside_projection.metrics import CACHE_ERRORS
@@ -35,10 +36,16 @@ class CacheSync:
         redis_url: str,
         ttl_seconds: int,
         version: ReadModelVersion = PUBLIC,
+        security: RedisSecurity | None = None,
         max_pending: int = 100_000,
     ) -> None:
         self._version = version
-        self._redis = aioredis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self._redis = aioredis.from_url(
+            redis_url,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            **redis_kwargs(redis_url, security),
+        )
         self._set_if_newer = self._redis.register_script(SET_IF_NEWER)
         self._bump = self._redis.register_script(BUMP_GENERATIONS)
         self._ttl = ttl_seconds

@@ -57,8 +57,11 @@ class DlqState:
 async def _clients(
     settings: ProjectionSettings,
 ) -> AsyncIterator[tuple[AIOKafkaAdminClient, AIOKafkaConsumer]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_brokers)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_brokers, enable_auto_commit=False)
+    secured = settings.kafka.client_kwargs()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_brokers, **secured)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_brokers, enable_auto_commit=False, **secured
+    )
     await admin.start()
     try:
         await consumer.start()
@@ -211,7 +214,10 @@ async def _send(
     settings: ProjectionSettings, dlq_topic: str, entries: list[DeadLetterEntry]
 ) -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_brokers, acks="all", enable_idempotence=True
+        bootstrap_servers=settings.kafka_brokers,
+        acks="all",
+        enable_idempotence=True,
+        **settings.kafka.client_kwargs(),
     )
     await producer.start()
     try:
@@ -253,6 +259,7 @@ async def _commit_progress(
         bootstrap_servers=settings.kafka_brokers,
         group_id=progress_group(settings),
         enable_auto_commit=False,
+        **settings.kafka.client_kwargs(),
     )
     await consumer.start()
     try:

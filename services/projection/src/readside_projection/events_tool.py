@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from readside_core.connection_security import KafkaSecurity
 from readside_core.fixtures import read_messages
 from readside_projection.generator import generate
 
@@ -27,14 +28,18 @@ async def publish(
     topic: str,
     rate: float = 0.0,
     headers: list[tuple[str, bytes]] | None = None,
+    security: KafkaSecurity | None = None,
 ) -> int:
-    """Send every message, at most `rate` per second (0: as fast as the broker takes them)."""
+    """Send every message, at most `rate` per second (0: as fast as the broker takes them).
+    `security`: TLS and SASL (None: from the environment, KAFKA_SECURITY_PROTOCOL...)."""
+    security = KafkaSecurity.from_env() if security is None else security
     producer = AIOKafkaProducer(
         bootstrap_servers=brokers,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
         max_batch_size=1024 * 1024,
+        **security.client_kwargs(),
     )
     await producer.start()
     sent = 0

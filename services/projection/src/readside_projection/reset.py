@@ -19,6 +19,7 @@ from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import delete, insert, text
 
 from readside_core.cache import INVALIDATION_CHANNEL, Invalidation, invalidation_encoder
+from readside_core.connection_security import redis_kwargs
 from readside_core.db import create_engine
 from readside_core.read_model_version import (
     PUBLIC_SCHEMA,
@@ -43,7 +44,7 @@ async def reset(
     settings = await resolve(settings)
     schema = settings.read_model_schema or PUBLIC_SCHEMA
     await _check_read_model(settings.database_url, schema)
-    async with KafkaInspector(settings.kafka_brokers) as kafka:
+    async with KafkaInspector(settings.kafka_brokers, security=settings.kafka) as kafka:
         offsets = await kafka.plan_offsets(settings.topic, target)
         if dry_run:
             return settings, offsets
@@ -109,6 +110,7 @@ async def _commit_to_kafka(settings: ProjectionSettings, offsets: dict[int, int]
         bootstrap_servers=settings.kafka_brokers,
         group_id=settings.consumer_group,
         enable_auto_commit=False,
+        **settings.kafka.client_kwargs(),
     )
     await consumer.start()
     try:
@@ -131,7 +133,7 @@ async def _flush_cache(redis_url: str, version: ReadModelVersion) -> None:
 
 async def unlink_cache_keys(redis_url: str, version: ReadModelVersion) -> int:
     """Unlink every cache key of the version and publish a flush for it; how many keys went."""
-    client = aioredis.from_url(redis_url, socket_timeout=5)
+    client = aioredis.from_url(redis_url, socket_timeout=5, **redis_kwargs(redis_url))
     unlinked = 0
     try:
         for pattern in version.key_patterns():

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from readside_core.connection_security import KafkaSecurity, PostgresSecurity, RedisSecurity
 from readside_core.read_model_version import InvalidSchemaName, check_schema_name
 from readside_core.settings import SettingsError, env_float, env_int, env_optional, env_str
 
@@ -51,6 +52,12 @@ class ProjectionSettings:
     dlq_depth_seconds: float = 30.0
     """DLQ_DEPTH_SECONDS: how often `readside_projection_dlq_depth` (dead letters not yet
     redriven) is measured (30); 0 turns it off."""
+    kafka: KafkaSecurity = field(default_factory=KafkaSecurity)
+    """KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*: TLS and SASL towards Kafka."""
+    postgres: PostgresSecurity = field(default_factory=PostgresSecurity)
+    """PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGPASSWORD(_FILE)."""
+    redis: RedisSecurity = field(default_factory=RedisSecurity)
+    """REDIS_USERNAME, REDIS_PASSWORD(_FILE), REDIS_SSL_* (with a rediss:// REDIS_URL)."""
 
     @property
     def dlq_topic(self) -> str:
@@ -58,13 +65,15 @@ class ProjectionSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ProjectionSettings:
+        database_url = env_str("DATABASE_URL", env=env)
+        redis_url = env_optional("REDIS_URL", env=env)
         return cls(
-            database_url=env_str("DATABASE_URL", env=env),
+            database_url=database_url,
             kafka_brokers=env_str("KAFKA_BROKERS", "localhost:9092", env=env),
             topic=env_str("KAFKA_TOPIC", "order-events", env=env),
             consumer_group=env_str("CONSUMER_GROUP", "projection-service", env=env),
             read_model_schema=_schema(env_optional("READ_MODEL_SCHEMA", env=env)),
-            redis_url=env_optional("REDIS_URL", env=env),
+            redis_url=redis_url,
             cache_ttl_seconds=env_int("CACHE_TTL_SECONDS", 300, minimum=1, env=env),
             ops_port=env_int("OPS_PORT", 9091, minimum=0, env=env),
             ops_host=env_str("OPS_HOST", "0.0.0.0", env=env),
@@ -75,6 +84,9 @@ class ProjectionSettings:
             view_cache_orders=env_int("VIEW_CACHE_ORDERS", 100_000, minimum=0, env=env),
             synchronous_commit=_on_off("PG_SYNCHRONOUS_COMMIT", env),
             dlq_depth_seconds=env_float("DLQ_DEPTH_SECONDS", 30.0, minimum=0.0, env=env),
+            kafka=KafkaSecurity.from_env(env),
+            postgres=PostgresSecurity.from_env(env, database_url),
+            redis=RedisSecurity.from_env(env, redis_url),
         )
 
 

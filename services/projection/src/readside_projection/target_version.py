@@ -15,6 +15,7 @@ import logging
 import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
+from readside_core.connection_errors import explain_postgres_error
 from readside_core.db import create_engine
 from readside_core.read_model_version import (
     PUBLIC_SCHEMA,
@@ -83,7 +84,7 @@ async def resolve_with_retry(
         try:
             resolved, problem = await _resolve_ready(settings)
         except (OSError, TimeoutError, SQLAlchemyError, asyncpg.PostgresError) as exc:
-            problem = f"cannot read the live read-model pointer: {exc}".splitlines()[0]
+            problem = f"cannot read the live read-model pointer: {explain_postgres_error(exc)}"
         if problem is None:
             origin = "READ_MODEL_SCHEMA" if settings.read_model_schema else "the live pointer"
             log.info(
@@ -93,8 +94,9 @@ async def resolve_with_retry(
                 origin,
             )
             return resolved
+        if problem != health.database:  # once per cause, not at every retry
+            log.error("%s (retrying with backoff up to %.0fs)", problem, settings.retry_max_seconds)
         health.database = problem
-        log.warning("%s; retrying in %.1fs", problem, delay)
         await asyncio.sleep(delay)
         delay = min(delay * 2, settings.retry_max_seconds)
     return None

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from readside_core.cache import INVALIDATION_CHANNEL, Invalidation, invalidation_encoder
+from readside_core.connection_security import redis_kwargs
 from readside_core.db import create_engine
 from readside_core.read_model_version import (
     POINTER_TABLE,
@@ -143,7 +144,9 @@ async def _stored_partitions(conn: AsyncConnection, schema: str, group: str) -> 
 
 
 async def _publish_swap(redis_url: str, schema: str) -> bool:
-    client = aioredis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+    client = aioredis.from_url(
+        redis_url, socket_timeout=5, socket_connect_timeout=5, **redis_kwargs(redis_url)
+    )
     message = Invalidation(orders=[], scopes=[], schema=schema, swap=True)
     try:
         await client.publish(INVALIDATION_CHANNEL, invalidation_encoder.encode(message))

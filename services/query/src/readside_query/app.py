@@ -75,7 +75,11 @@ def _versions(
     def serve(schema: str) -> ServedVersion:
         # No ping per request (a round trip each): a restart costs one failed statement.
         engine = create_engine(
-            settings.database_url, schema=schema, pool_size=settings.db_pool_size, pre_ping=False
+            settings.database_url,
+            schema=schema,
+            pool_size=settings.db_pool_size,
+            pre_ping=False,
+            security=settings.postgres,
         )
         repository = OrderViewRepository(engine)
         reads = OrderReads(repository, local, redis_cache, read_model_version(schema))
@@ -87,8 +91,10 @@ def _versions(
 async def start_services(
     settings: QuerySettings, local: LocalCache, live: LiveVersion, streams: StreamHub
 ) -> Services:
-    control = create_engine(settings.database_url, pool_size=1)
-    redis_client = connect_redis(settings.redis_url, settings.redis_timeout_seconds)
+    control = create_engine(settings.database_url, pool_size=1, security=settings.postgres)
+    redis_client = connect_redis(
+        settings.redis_url, settings.redis_timeout_seconds, security=settings.redis
+    )
     if settings.otlp_endpoint:
         # Engines created later (one per read-model version) are traced too.
         setup_tracing(SERVICE_NAME, sqlalchemy_engine=control, redis=True)

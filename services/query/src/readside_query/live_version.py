@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from readside_core.connection_errors import explain_postgres_error
 from readside_core.read_model_version import PUBLIC, ReadModelVersion, read_live_version
 from readside_query.breaker import RateLimitedLog
 from readside_query.errors import ApiError
@@ -113,9 +114,9 @@ class ReadModelFollower:
                 live = await read_live_version(conn)
         except Exception as exc:  # whatever the cause, keep serving what we serve
             self._log.warning(
-                "cannot read the live read-model pointer, still serving %s: %r",
+                "cannot read the live read-model pointer, still serving %s: %s",
                 self._live.schema or "nothing",
-                exc,
+                explain_postgres_error(exc),
             )
             return
         if live.schema != self._live.schema:

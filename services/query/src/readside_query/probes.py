@@ -12,6 +12,7 @@ from litestar.response.base import ASGIResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from readside_core.connection_errors import explain_postgres_error
 from readside_core.read_model_version import PUBLIC_SCHEMA
 from readside_core.views import json_encoder
 from readside_query.live_version import LiveVersion
@@ -55,7 +56,7 @@ async def postgres_reachable(engine: AsyncEngine) -> bool:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS), engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means "not reachable"; say why in the log
-        log.warning("readiness: postgres unreachable: %r", exc)
+        log.warning("readiness: postgres unreachable: %s", explain_postgres_error(exc))
         return False
     return True
 

@@ -21,6 +21,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from readside_core.cache import GET_PAGE, SET_IF_NEWER
+from readside_core.connection_errors import explain_redis_error
+from readside_core.connection_security import RedisSecurity, redis_kwargs
 from readside_query.breaker import CircuitBreaker, RateLimitedLog
 from readside_query.metrics import REDIS_ERRORS, REDIS_SKIPPED
 
@@ -33,7 +35,12 @@ def no_retries() -> Retry:
     return Retry(NoBackoff(), 0)
 
 
-def connect_redis(url: str, timeout_seconds: float, max_connections: int = 64) -> aioredis.Redis:
+def connect_redis(
+    url: str,
+    timeout_seconds: float,
+    max_connections: int = 64,
+    security: RedisSecurity | None = None,
+) -> aioredis.Redis:
     """A client that fails fast: short timeouts, no retries (the breaker decides).
 
     The pool blocks (up to the timeout) when all connections are busy, instead of failing at
@@ -46,6 +53,7 @@ def connect_redis(url: str, timeout_seconds: float, max_connections: int = 64) -
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
         retry=no_retries(),
+        **redis_kwargs(url, security),
     )
     return aioredis.Redis(connection_pool=pool)
 
@@ -96,7 +104,8 @@ class RedisCache:
         """For readiness: goes to Redis whatever the breaker says; never raises."""
         try:
             await self._client.ping()
-        except REDIS_FAILURES:
+        except REDIS_FAILURES as exc:
+            self._log.warning("readiness: redis unreachable: %s", explain_redis_error(exc))
             return False
         return True
 
@@ -111,10 +120,10 @@ class RedisCache:
             self._breaker.failed()
             REDIS_ERRORS.labels(operation).inc()
             self._log.warning(
-                "redis %s failed, serving from PostgreSQL for %.1fs: %r",
+                "redis %s failed, serving from PostgreSQL for %.1fs: %s",
                 operation,
                 self._breaker.open_seconds,
-                exc,
+                explain_redis_error(exc),
             )
             return None
         self._breaker.succeeded()

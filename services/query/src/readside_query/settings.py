@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from readside_core.connection_security import PostgresSecurity, RedisSecurity
 from readside_core.db import async_database_url
 from readside_core.settings import SettingsError, env_float, env_int, env_str
 
@@ -58,6 +59,10 @@ class QuerySettings:
     stream_heartbeat_seconds: float = 15.0
     """STREAM_HEARTBEAT_SECONDS: a comment line on an idle stream this often, so proxies and
     clients see it alive (15)."""
+    postgres: PostgresSecurity = field(default_factory=PostgresSecurity)
+    """PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGPASSWORD(_FILE)."""
+    redis: RedisSecurity = field(default_factory=RedisSecurity)
+    """REDIS_USERNAME, REDIS_PASSWORD(_FILE), REDIS_SSL_* (with a rediss:// REDIS_URL)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> QuerySettings:
@@ -101,6 +106,8 @@ class QuerySettings:
             stream_heartbeat_seconds=env_float(
                 "STREAM_HEARTBEAT_SECONDS", 15.0, minimum=0.01, env=env
             ),
+            postgres=PostgresSecurity.from_env(env, database_url),
+            redis=RedisSecurity.from_env(env, redis_url),
         )
 
 

@@ -19,6 +19,7 @@ import msgspec
 import redis.asyncio as aioredis
 
 from readside_core.cache import INVALIDATION_CHANNEL, Invalidation, invalidation_decoder
+from readside_core.connection_security import redis_kwargs
 from readside_core.read_model_version import PUBLIC, ReadModelVersion
 from readside_query.breaker import RateLimitedLog
 from readside_query.local_cache import LocalCache
@@ -114,6 +115,7 @@ class InvalidationSubscriber:
             socket_connect_timeout=self._connect_timeout,
             socket_keepalive=True,
             retry=no_retries(),
+            **redis_kwargs(self._url),
         )
         pubsub = client.pubsub()
         try:
