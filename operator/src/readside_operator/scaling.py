@@ -92,6 +92,8 @@ def recommend(
         return 0, f"lag {total} at or below activationLag {policy.activation_lag}: idle"
     wanted = math.ceil(demand.lag / policy.lag_per_replica)
     reason = f"lag {demand.lag} / lagPerReplica {policy.lag_per_replica} -> {wanted}"
+    if demand.stalled_lag:
+        reason += f" (the {demand.stalled_lag} on stalled partitions ask for none)"
     if policy.target_lag_seconds is not None:
         by_time, why = time_rule(
             demand.lag,
