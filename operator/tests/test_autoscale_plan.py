@@ -57,6 +57,8 @@ def test_no_deployment_or_no_lag_means_no_figure_at_all() -> None:
         "Ready": (False, "LagUnavailable"),
     }
     assert "keeping 3 replicas" in blind.conditions[0].message
+    assert "Check spec.bootstrapServers" in blind.conditions[0].message  # what to do
+    assert "fix spec.deployment" in missing.conditions[0].message
 
 
 def test_a_paused_disabled_or_topicless_projection_keeps_its_replicas() -> None:

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
 from aiokafka.structs import OffsetAndMetadata
 
 from readside_kafka import KafkaInspector, KafkaLookupError, ResetError, ResetTarget
+from readside_kafka.record_time import record_time
 
 pytestmark = pytest.mark.integration
 
@@ -163,3 +164,21 @@ async def test_the_oldest_unconsumed_record_is_read_only_where_there_is_lag(
     assert by_partition[0].oldest == base + timedelta(seconds=20)  # the record at offset 2
     assert (by_partition[1].lag, by_partition[1].oldest) == (0, None)  # no lag: no fetch
     assert (by_partition[2].lag, by_partition[2].oldest) == (0, None)
+
+
+async def test_an_offset_retention_just_deleted_has_no_record_time(
+    stack_env: dict[str, str], topic: str
+) -> None:
+    """The race between reading the log start and fetching at the position: no age, no error."""
+    brokers = stack_env["KAFKA_BROKERS"]
+    admin = AIOKafkaAdminClient(bootstrap_servers=brokers)
+    await admin.start()
+    try:
+        await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(3)})
+    finally:
+        await admin.close()
+    async with KafkaInspector(brokers) as kafka:
+        await kafka.lag(topic, "anyone")  # loads the topic's metadata
+        client = kafka._consumer._client
+        assert await record_time(client, topic, 0, 1) is None
+        assert await record_time(client, topic, 0, 3) is not None

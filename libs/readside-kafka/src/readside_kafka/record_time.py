@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import TopicPartition
-from aiokafka.errors import LeaderNotAvailableError, for_code
+from aiokafka.errors import LeaderNotAvailableError, OffsetOutOfRangeError, for_code
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.record.memory_records import MemoryRecords
 
@@ -26,7 +26,8 @@ READ_UNCOMMITTED = 0  # what the projection's consumer reads, so the same record
 async def record_time(client: Any, topic: str, partition: int, offset: int) -> datetime | None:
     """When the first record at or after `offset` was written (its Kafka timestamp: the
     producer's clock for CreateTime topics, the broker's for LogAppendTime); None when
-    the partition holds no data record there (only transaction markers, or nothing).
+    the partition holds no data record there (only transaction markers, or nothing, or the
+    offset is no longer in the log).
 
     `client` is an `aiokafka.AIOKafkaClient` whose metadata knows the topic."""
     tp = TopicPartition(topic, partition)
@@ -46,8 +47,11 @@ async def record_time(client: Any, topic: str, partition: int, offset: int) -> d
         for number, error_code, _high_watermark, *data in partitions:
             if number != partition:
                 continue
-            if error_code:
-                raise for_code(error_code)(f"fetching {topic}-{partition} at {offset}")
+            error = for_code(error_code) if error_code else None
+            if error is OffsetOutOfRangeError:
+                return None  # retention deleted it since the lag was read: no age this poll
+            if error is not None:
+                raise error(f"fetching {topic}-{partition} at {offset}")
             return first_timestamp(MemoryRecords(data[-1]), offset)
     return None
 
