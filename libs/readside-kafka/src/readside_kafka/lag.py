@@ -8,7 +8,8 @@ them, so they are not lag). A group that never committed starts from the log sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -77,12 +78,24 @@ async def group_lag(
         meta = committed.get(tp)
         offset = meta.offset if meta is not None and meta.offset >= 0 else None
         lag = partition_lag(offset, beginning[tp], end[tp])
-        row = PartitionLag(tp.partition, offset, end[tp], lag, beginning[tp])
-        if with_times and lag > 0:
-            oldest = await record_time(_client_of(consumer), topic, tp.partition, row.position)
-            row = PartitionLag(tp.partition, offset, end[tp], lag, beginning[tp], oldest)
-        rows.append(row)
+        rows.append(PartitionLag(tp.partition, offset, end[tp], lag, beginning[tp]))
+    if with_times:
+        rows = await _with_times(consumer, topic, rows)
     return GroupLag(topic, group, tuple(rows))
+
+
+async def _with_times(
+    consumer: AIOKafkaConsumer, topic: str, rows: list[PartitionLag]
+) -> list[PartitionLag]:
+    """The rows with the oldest unconsumed record's time of each lagging one (the fetches
+    run side by side)."""
+    client = _client_of(consumer)
+    lagging = [row for row in rows if row.lag > 0]
+    times = await asyncio.gather(
+        *(record_time(client, topic, row.partition, row.position) for row in lagging)
+    )
+    found = {row.partition: t for row, t in zip(lagging, times, strict=True)}
+    return [replace(row, oldest=found.get(row.partition)) for row in rows]
 
 
 def _client_of(consumer: AIOKafkaConsumer) -> Any:
