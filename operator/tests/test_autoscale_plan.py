@@ -141,3 +141,22 @@ def test_the_scale_down_policies_are_read_from_the_spec() -> None:
     defaults = policy_from({})
     assert (defaults.target_lag_seconds, defaults.scale_down_policies) == (None, ())
     assert (defaults.scale_down_select, defaults.stalled_after_polls) == ("Max", 6)
+
+
+def test_the_time_rule_uses_the_drain_rate_observed_between_rounds() -> None:
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    spec = projection(targetLagSeconds=20, lagPerReplica=1000)
+    history = ScalingHistory()
+
+    def seen(committed: int, end: int, at: float) -> Seen:
+        old = now - timedelta(seconds=100)
+        rows = tuple(PartitionLag(p, committed, end, end - committed, 0, old) for p in range(8))
+        group = GroupLag("order-events", "projection-service", rows)
+        return Seen(1, group, members=1, at=now + timedelta(seconds=at))
+
+    plan_round(spec, seen(0, 100, 0.0), history, 0.0)
+    plan = plan_round(spec, seen(12, 105, 10.0), history, 10.0)
+    # one member drained 96 records in 10 s (9.6/s); 40 arrived (4/s); 8 x 93 = 744 left:
+    # (4 + 744 / 20) / 9.6 = 4.3 -> 5 replicas, where the records alone ask for one
+    assert plan.desired == 5
+    assert "drain 744 within 20s plus 4/s arriving, at 10/s per replica -> 5" in plan.reason

@@ -102,7 +102,8 @@ def plan_round(
     lag, policy = seen.lag, policy_from(spec)
     stalls = track_stalls(history.stalls, lag, seen.members, policy.stalled_after_polls)
     stalled = frozenset(s.partition for s in stalls)
-    observe_rates(history.rates, lag, current, clock, stalled)
+    # Consumers: the group's live members, or the replicas when it reports none.
+    observe_rates(history.rates, lag, seen.members or current, clock, stalled)
     found = ages(lag, seen.at) if seen.at is not None else {}
     told = (_read_condition(lag), _stalled_condition(stalls, seen.members))
     extra = Findings(found, stalls, newly_stalled(history.stalls, stalls))

@@ -43,7 +43,9 @@ def _smooth(old: float | None, new: float) -> float:
 def observe_rates(
     memory: RateMemory, lag: GroupLag, replicas: int, clock: float, stalled: frozenset[int]
 ) -> None:
-    """Fold this poll into `memory` (rates from the previous poll to this one)."""
+    """Fold this poll into `memory` (rates from the previous poll to this one); `replicas`
+    are the consumers now (they drain the next interval, over at most the lagging
+    partitions)."""
     lagging = sum(1 for p in lag.partitions if p.lag > 0 and p.partition not in stalled)
     now = Sample(
         clock,
