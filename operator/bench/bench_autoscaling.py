@@ -182,13 +182,19 @@ def scale_up_delays(timeline: list[Tick], lag_per_replica: int) -> list[float]:
     return delays
 
 
-def reversals(changes: list[tuple[float, int]], window: float) -> int:
-    """Direction changes within the window: scaled one way, then straight back."""
-    count = 0
-    for (t1, r1), (_t2, r2), (t3, r3) in zip(changes, changes[1:], changes[2:], strict=False):
-        if (r2 - r1) * (r3 - r2) < 0 and t3 - t1 < window:
-            count += 1
-    return count
+def reversals(changes: list[tuple[float, int]], start: int, window: float) -> tuple[int, int]:
+    """(scalings undone within the window: in then out again, or out then in, less than
+    `window` seconds apart; the count this bench printed before, which needed the change
+    before those two inside the window as well and so missed a reversal after a long hold)."""
+    points = [(-window, start), *changes]
+    steps = [(t, r - p) for (_, p), (t, r) in pairwise(points)]
+    undone = sum(1 for (t1, d1), (t2, d2) in pairwise(steps) if d1 * d2 < 0 and t2 - t1 < window)
+    former = sum(
+        1
+        for (t1, r1), (_t2, r2), (t3, r3) in zip(changes, changes[1:], changes[2:], strict=False)
+        if (r2 - r1) * (r3 - r2) < 0 and t3 - t1 < window
+    )
+    return undone, former
 
 
 def report(args: argparse.Namespace, kubeconfig: Path, timeline: list[Tick], produced: int) -> None:
@@ -202,6 +208,7 @@ def report(args: argparse.Namespace, kubeconfig: Path, timeline: list[Tick], pro
     ]
     ups = sum(1 for (_, r), (_, p) in zip(changes, [start, *changes], strict=False) if r > p)
     delays = scale_up_delays(timeline, args.lag_per_replica)
+    undone, former = reversals(changes, timeline[0].replicas, args.window)
     policy = (
         f"{args.scale_down_replicas} replica(s) per {args.scale_down_period}s"
         if args.scale_down_replicas
@@ -221,7 +228,8 @@ def report(args: argparse.Namespace, kubeconfig: Path, timeline: list[Tick], pro
     print(
         f"scalings: {sum(e.get('count', 1) for e in scalings)} Events "
         f"({len(changes)} replica changes seen: {ups} up, {len(changes) - ups} down); "
-        f"reversals inside the window: {reversals(changes, args.window)}"
+        f"reversals (a scaling undone within the window): {undone} "
+        f"(counted as this bench did before: {former})"
     )
     if delays:
         print(

@@ -40,8 +40,20 @@ def test_rates_come_from_offsets_moving_between_two_polls() -> None:
     assert memory.consumed == 40.0  # 400 records in 10 s
     assert memory.produced == 20.0  # 200 records arrived
     assert memory.per_replica == 20.0  # busy throughout, 2 replicas
-    observe_rates(memory, group((600, 1100), (600, 1100)), 2, 20.0, frozenset())
-    assert memory.per_replica == 0.5 * 40.0 + 0.5 * 20.0  # smoothed
+    observe_rates(memory, group((600, 1200), (600, 1200)), 2, 20.0, frozenset())
+    assert memory.produced == 0.5 * 20.0 + 0.5 * 20.0  # smoothed
+    assert memory.consumed == 0.5 * 80.0 + 0.5 * 40.0
+    assert memory.per_replica == 40.0  # the best a replica was seen to drain
+
+
+def test_capacity_is_the_best_recent_drain_not_an_average_with_idle_seconds() -> None:
+    memory = RateMemory()
+    observe_rates(memory, group((0, 5000)), 1, 0.0, frozenset())
+    observe_rates(memory, group((1000, 5000)), 1, 10.0, frozenset())  # 100/s: saturated
+    observe_rates(memory, group((1100, 5100)), 1, 20.0, frozenset())  # 10/s: lag, partly idle
+    assert memory.per_replica == 100.0
+    observe_rates(memory, group((1200, 5200)), 1, 615.0, frozenset())  # the 100 is 10 min old
+    assert memory.per_replica < 100.0
 
 
 def test_an_idle_interval_says_nothing_about_capacity() -> None:
@@ -70,7 +82,9 @@ def test_the_time_rule_drains_the_backlog_within_the_target_at_the_observed_rate
     memory = RateMemory(per_replica=10.0, produced=20.0)
     # 300 records within 10 s = 30/s, plus 20/s arriving = 50/s at 10/s each: 5 replicas
     assert time_rule(300, 120.0, 10.0, memory, 1)[0] == 5
-    assert time_rule(0, 0.0, 10.0, memory, 1)[0] == 0
+    # no backlog, but 20/s arriving: 2 replicas to keep up (low lag under heavy load)
+    assert time_rule(0, 0.0, 10.0, memory, 1)[0] == 2
+    assert time_rule(0, 0.0, 10.0, RateMemory(per_replica=10.0, produced=0.0), 1)[0] == 0
     fast = RateMemory(per_replica=1000.0, produced=0.0)
     assert time_rule(300, 120.0, 10.0, fast, 1)[0] == 1  # old, but one replica drains it
 

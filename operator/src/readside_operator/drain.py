@@ -1,22 +1,25 @@
 """Rates the operator observes between two polls, and the time rule they feed (pure).
 
 Between two polls the group's positions advance by what it consumed and the end offsets by
-what was produced. What one replica can drain is only learned while the replicas were busy
-(lag before and after, and some progress): when they had nothing to do, consuming the
-little that arrived says nothing about what they could do. Each figure is smoothed (half
-the new sample, half the old). The memory is in the operator's process: after a restart the
-time rule falls back to the age alone until a busy interval has been seen.
+what was produced (both smoothed: half the new sample, half the old). What one replica can
+drain is only learned while the replicas had lag before and after and made progress, and
+even then an interval may have been partly idle (lag at both polls says little about the
+seconds between), so a replica's capacity is the best it was seen to drain over the last
+CAPACITY_WINDOW_SECONDS, not an average that idle seconds would drag down. The memory is in
+the operator's process: after a restart the time rule falls back to the age alone until a
+busy interval has been seen.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from readside_kafka import GroupLag
 
 SMOOTHING = 0.5
+CAPACITY_WINDOW_SECONDS = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +34,10 @@ class Sample:
 @dataclass(slots=True)
 class RateMemory:
     last: Sample | None = None
-    per_replica: float | None = None  # records/s one busy replica drains
+    per_replica: float | None = None  # records/s one busy replica drains (best recent)
     consumed: float | None = None  # records/s the group consumed
     produced: float | None = None  # records/s arriving
+    drains: list[tuple[float, float]] = field(default_factory=list)  # (clock, per replica)
 
 
 def _smooth(old: float | None, new: float) -> float:
@@ -68,7 +72,10 @@ def observe_rates(
     busy = before.lagging > 0 and lagging > 0 and before.replicas > 0 and sum(moved) > 0
     if busy:
         workers = min(before.replicas, before.lagging)
-        memory.per_replica = _smooth(memory.per_replica, sum(moved) / seconds / workers)
+        memory.drains.append((now.clock, sum(moved) / seconds / workers))
+    memory.drains = [(t, r) for t, r in memory.drains if now.clock - t < CAPACITY_WINDOW_SECONDS]
+    if memory.drains:
+        memory.per_replica = max(r for _, r in memory.drains)
 
 
 def ages(lag: GroupLag, now: datetime) -> dict[int, float]:
@@ -85,10 +92,9 @@ def time_rule(
     backlog: int, oldest: float, target: float, memory: RateMemory, current: int
 ) -> tuple[int, str]:
     """Replicas that drain `backlog` records within `target` seconds while keeping up with
-    what arrives, at the drain rate observed per replica. Before any busy interval has been
-    seen: the replicas scaled by how far the oldest record is past the target."""
-    if backlog <= 0:
-        return 0, "no lag"
+    what arrives (even with no backlog: low lag under heavy load still needs them), at the
+    drain rate observed per replica. Before any busy interval has been seen: the replicas
+    scaled by how far the oldest record is past the target."""
     if memory.per_replica:
         needed = (memory.produced or 0.0) + backlog / target
         wanted = math.ceil(needed / memory.per_replica)
@@ -96,6 +102,8 @@ def time_rule(
             f"drain {backlog} within {target:.0f}s plus {memory.produced or 0:.0f}/s arriving, "
             f"at {memory.per_replica:.0f}/s per replica -> {wanted}"
         )
+    if backlog <= 0:
+        return 0, "no lag"
     if oldest <= target:
         return 0, f"oldest record {oldest:.0f}s old, within {target:.0f}s"
     wanted = math.ceil(max(current, 1) * oldest / target)
