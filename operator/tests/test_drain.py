@@ -71,6 +71,13 @@ def test_only_replicas_with_a_lagging_partition_count_as_workers() -> None:
     assert memory.per_replica == 10.0  # one replica worked, not 100 / 3 each
 
 
+def test_replicas_added_during_an_interval_do_not_inflate_the_capacity() -> None:
+    memory = RateMemory()
+    observe_rates(memory, group((0, 9000), (0, 9000)), 1, 0.0, frozenset())  # then scaled to 2
+    observe_rates(memory, group((500, 9000), (500, 9000)), 2, 10.0, frozenset())
+    assert memory.per_replica == 50.0  # 1,000 in 10 s by two replicas, not 100/s by one
+
+
 def test_an_offset_reset_is_not_a_rate() -> None:
     memory = RateMemory()
     observe_rates(memory, group((500, 900)), 1, 0.0, frozenset())

@@ -71,7 +71,9 @@ def observe_rates(
     memory.consumed = _smooth(memory.consumed, sum(moved) / seconds)
     busy = before.lagging > 0 and lagging > 0 and before.replicas > 0 and sum(moved) > 0
     if busy:
-        workers = min(before.replicas, before.lagging)
+        # Consumers that joined during the interval did part of its work: dividing by the
+        # larger count errs towards a lower capacity, that is towards more replicas.
+        workers = min(max(before.replicas, now.replicas), max(before.lagging, lagging))
         memory.drains.append((now.clock, sum(moved) / seconds / workers))
     memory.drains = [(t, r) for t, r in memory.drains if now.clock - t < CAPACITY_WINDOW_SECONDS]
     if memory.drains:
