@@ -3,6 +3,8 @@ members; its reset when the offset moves, the lag goes or the members leave."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from readside_kafka import GroupLag, PartitionLag
@@ -81,3 +83,14 @@ def test_the_message_names_partitions_offsets_and_what_to_do() -> None:
     assert "2 live member(s)" in text
     assert "logs" in text
     assert "no replicas are added" in text
+
+
+def test_a_lag_of_transaction_markers_only_is_not_a_stall() -> None:
+    """read_committed consumers commit after their last record: the commit marker stays."""
+    marker = GroupLag("order-events", "g", (PartitionLag(0, 41, 42, 1, 0, None),))
+    memory = StallMemory()
+    seen = [track_stalls(memory, marker, 2, 2, records_read=True) for _ in range(5)]
+    assert seen == [()] * 5
+    stamped = GroupLag("order-events", "g", (PartitionLag(0, 41, 42, 1, 0, datetime.now(UTC)),))
+    seen = [track_stalls(memory, stamped, 2, 2, records_read=True) for _ in range(3)]
+    assert [len(s) for s in seen] == [0, 1, 1]  # a data record waiting: counted

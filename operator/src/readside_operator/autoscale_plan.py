@@ -100,7 +100,13 @@ def plan_round(
         unknown = "lag unknown: replicas left as they are"
         return Plan(None, (kafka, Condition("Ready", False, "LagUnavailable", unknown)))
     lag, policy = seen.lag, policy_from(spec)
-    stalls = track_stalls(history.stalls, lag, seen.members, policy.stalled_after_polls)
+    stalls = track_stalls(
+        history.stalls,
+        lag,
+        seen.members,
+        policy.stalled_after_polls,
+        records_read=seen.at is not None,
+    )
     stalled = frozenset(s.partition for s in stalls)
     # Consumers: the group's live members, or the replicas when it reports none.
     observe_rates(history.rates, lag, seen.members or current, clock, stalled)

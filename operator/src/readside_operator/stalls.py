@@ -5,7 +5,9 @@ Something holds it and consumes nothing: a poison record the projection retries 
 stuck consumer, a lost lock. More replicas do not unstick it, so its lag asks for none; it is
 named in the `Stalled` condition, once in an Event, and in a metric. The count starts again
 as soon as the offset moves, the lag is gone, or the group has no member (nobody is
-supposed to consume then: scaled to zero, paused, between pods).
+supposed to consume then: scaled to zero, paused, between pods). A lag that holds no data
+record (a transaction's commit marker after the last record: the projection commits the
+offset after its last record, so one marker stays behind) is nothing to consume either.
 """
 
 from __future__ import annotations
@@ -32,16 +34,24 @@ class StallMemory:
 
 
 def track_stalls(
-    memory: StallMemory, lag: GroupLag, members: int, after_polls: int
+    memory: StallMemory,
+    lag: GroupLag,
+    members: int,
+    after_polls: int,
+    *,
+    records_read: bool = False,
 ) -> tuple[Stall, ...]:
-    """Count this poll in `memory` and return the partitions stalled now."""
+    """Count this poll in `memory` and return the partitions stalled now. `records_read`:
+    the lag was read with the oldest unconsumed record's time, so a lagging partition
+    without one holds no data record."""
     stalls = []
     seen: dict[int, tuple[int | None, int]] = {}
     for row in lag.partitions:
         before = memory.seen.get(row.partition)
         unchanged = before is not None and before[0] == row.committed
         polls = before[1] + 1 if unchanged and before is not None else 0
-        if row.lag <= 0 or members <= 0:
+        markers_only = records_read and row.oldest is None
+        if row.lag <= 0 or members <= 0 or markers_only:
             polls = 0
         seen[row.partition] = (row.committed, polls)
         if polls >= after_polls:
