@@ -371,3 +371,11 @@ def test_the_dlq_jobs_reach_a_secured_kafka_as_the_projection_does(helm: str) ->
         mounts = job_pod["containers"][0]["volumeMounts"]
         assert mounts[1:] == pod["containers"][0]["volumeMounts"][1:]  # [0] is /tmp
         assert job_pod["containers"][0]["env"] == pod["containers"][0]["env"]
+
+
+def test_every_alert_of_the_prometheus_rule_has_its_own_name(helm: str) -> None:
+    docs = documents(render(helm, VALUES["default"], EVERYTHING_ON))
+    rule = next(d for d in docs if d["kind"] == "PrometheusRule")
+    names = [r["alert"] for group in rule["spec"]["groups"] for r in group["rules"] if "alert" in r]
+    assert len(names) == len(set(names)), names
+    assert {"ReadsideEventVersionUnknown", "ReadsideProjectionStalled"} <= set(names)

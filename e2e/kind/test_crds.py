@@ -3,6 +3,7 @@ CEL rules, status, printer columns."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 
@@ -79,6 +80,9 @@ def test_valid_resources_are_accepted_with_defaults(crd_api: list[str]) -> None:
     )
     assert got["spec"]["autoscaling"]["lagPerReplica"] == 1000
     assert got["spec"]["autoscaling"]["minReplicas"] == 0
+    assert got["spec"]["autoscaling"]["stalledAfterPolls"] == 6
+    assert got["spec"]["autoscaling"]["scaleDownSelectPolicy"] == "Max"
+    assert "targetLagSeconds" not in got["spec"]["autoscaling"]  # no time rule unless asked
 
 
 @pytest.mark.parametrize(
@@ -96,6 +100,30 @@ def test_valid_resources_are_accepted_with_defaults(crd_api: list[str]) -> None:
             "minReplicas must not exceed",
         ),
         (with_spec(PROJECTION, "no-port", bootstrapServers="kafka"), "bootstrapServers"),
+        (
+            with_spec(
+                PROJECTION,
+                "over-percent",
+                autoscaling={
+                    "scaleDownPolicies": [{"type": "Percent", "value": 150, "periodSeconds": 60}]
+                },
+            ),
+            "value must be at most 100",
+        ),
+        (
+            with_spec(
+                PROJECTION,
+                "pods-policy",
+                autoscaling={
+                    "scaleDownPolicies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]
+                },
+            ),
+            "Unsupported value",
+        ),
+        (
+            with_spec(PROJECTION, "no-target", autoscaling={"targetLagSeconds": 0}),
+            "targetLagSeconds",
+        ),
     ],
 )
 def test_bad_resources_are_rejected_saying_why(crd_api: list[str], obj: dict, says: str) -> None:
@@ -157,15 +185,25 @@ def test_status_subresource_feeds_the_printer_columns(crd_api: list[str]) -> Non
             "--type",
             "merge",
             "-p",
-            '{"status":{"lag":{"total":1234},"replicas":2,"desiredReplicas":3}}',
+            json.dumps(
+                {
+                    "status": {
+                        "lag": {"total": 1234, "seconds": 42.5},
+                        "replicas": 2,
+                        "desiredReplicas": 3,
+                        "conditions": [{"type": "Stalled", "status": "True"}],
+                    }
+                }
+            ),
         ]
     )
     replays = run([*kubectl, "-n", NAMESPACE, "get", "replay"]).stdout.split("\n")
     assert replays[0].split() == ["NAME", "PROJECTION", "STRATEGY", "PHASE", "PROGRESS", "AGE"]
     assert replays[1].split()[:5] == ["rebuild", "orders", "BlueGreen", "Replaying", "60"]
     projections = run([*kubectl, "-n", NAMESPACE, "get", "proj"]).stdout.split("\n")
-    assert projections[0].split() == ["NAME", "LAG", "REPLICAS", "DESIRED", "AGE"]
-    assert projections[1].split()[:4] == ["orders", "1234", "2", "3"]
+    header = ["NAME", "LAG", "LAG", "SECONDS", "STALLED", "REPLICAS", "DESIRED", "AGE"]
+    assert projections[0].split() == header
+    assert projections[1].split()[:6] == ["orders", "1234", "42.5", "True", "2", "3"]
     bad = run(
         [
             *kubectl,

@@ -5,8 +5,11 @@ etcd + kube-apiserver on loopback, no nodes) and the `readside-operator` process
 follows a sawtooth (0 -> --peak events/s over each --period seconds, then back to 0). A
 simulated projection consumes for the group at --per-replica events/s times the replicas
 the Deployment has *right now* (its spec, as the operator patches it), by committing offsets.
-At the end it prints the scalings (Events), up/down counts, reversals within the
-stabilization window, and the replica timeline; nothing asserts.
+The bench also keeps, per partition, when each end offset was reached, so it knows how old
+the oldest uncommitted record is (to within one tick) beside what the operator reports. At
+the end it prints the scalings (Events), up/down counts, reversals within the stabilization
+window, the largest lag in records and in seconds, how long a lag above replicas x
+lagPerReplica waited for a scale-up, and the replica timeline; nothing asserts.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ import asyncio
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -39,6 +45,81 @@ def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None) -> str:
     return run(cmd, input_text=input_text).stdout
 
 
+def manifest(
+    args: argparse.Namespace, topic: str, group: str, brokers: str
+) -> list[dict[str, object]]:
+    autoscaling: dict[str, object] = {
+        "minReplicas": 1,
+        "maxReplicas": PARTITIONS,
+        "lagPerReplica": args.lag_per_replica,
+        "scaleDownStabilizationSeconds": args.window,
+        "pollIntervalSeconds": args.poll,
+    }
+    if args.scale_down_replicas:
+        policy = {"type": "Replicas", "value": args.scale_down_replicas}
+        autoscaling["scaleDownPolicies"] = [policy | {"periodSeconds": args.scale_down_period}]
+    if args.target_lag_seconds:
+        autoscaling["targetLagSeconds"] = args.target_lag_seconds
+    deployment = {
+        "replicas": 1,
+        "selector": {"matchLabels": {"app": "p"}},
+        "template": {
+            "metadata": {"labels": {"app": "p"}},
+            "spec": {"containers": [{"name": "projection", "image": "none"}]},
+        },
+    }
+    spec = {"topic": topic, "consumerGroup": group, "bootstrapServers": brokers}
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "projection", "namespace": "bench"},
+            "spec": deployment,
+        },
+        {
+            "apiVersion": "readside.io/v1alpha1",
+            "kind": "Projection",
+            "metadata": {"name": "orders", "namespace": "bench"},
+            "spec": spec | {"deployment": "projection", "autoscaling": autoscaling},
+        },
+    ]
+
+
+@dataclass
+class Tick:
+    elapsed: float
+    replicas: int
+    lag: int
+    lag_seconds: float  # measured here: age of the oldest record not yet committed
+    reported_seconds: float  # the operator's status.lag.seconds
+
+
+def replicas_and_reported(kubeconfig: Path) -> tuple[int, float]:
+    """The Deployment's replicas (spec) and the Projection's status.lag.seconds, one call."""
+    found = json.loads(
+        kubectl(
+            kubeconfig, "-n", "bench", "get", "deploy/projection", "projection/orders", "-o", "json"
+        )
+    )["items"]
+    by_kind = {item["kind"]: item for item in found}
+    reported = by_kind["Projection"].get("status", {}).get("lag", {}).get("seconds", 0.0)
+    return int(by_kind["Deployment"]["spec"]["replicas"]), float(reported)
+
+
+def oldest_age(
+    written: dict[int, list[tuple[int, float]]], committed: dict[int, int], now: float
+) -> float:
+    """Seconds since the oldest uncommitted record was produced: per partition, the first
+    tick whose end offset passed the committed one wrote it (to within one tick)."""
+    ages = [0.0]
+    for partition, marks in written.items():
+        for end, at in marks:
+            if end > committed[partition]:
+                ages.append(now - at)
+                break
+    return max(ages)
+
+
 async def loop(args: argparse.Namespace, brokers: str, kubeconfig: Path) -> None:
     topic = f"bench-scale-{uuid.uuid4().hex[:8]}"
     group = f"{topic}-group"
@@ -46,70 +127,38 @@ async def loop(args: argparse.Namespace, brokers: str, kubeconfig: Path) -> None
     await admin.start()
     await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
     await admin.close()
-    manifest = [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "projection", "namespace": "bench"},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": "p"}},
-                "template": {
-                    "metadata": {"labels": {"app": "p"}},
-                    "spec": {"containers": [{"name": "projection", "image": "none"}]},
-                },
-            },
-        },
-        {
-            "apiVersion": "readside.io/v1alpha1",
-            "kind": "Projection",
-            "metadata": {"name": "orders", "namespace": "bench"},
-            "spec": {
-                "topic": topic,
-                "consumerGroup": group,
-                "bootstrapServers": brokers,
-                "deployment": "projection",
-                "autoscaling": {
-                    "minReplicas": 1,
-                    "maxReplicas": PARTITIONS,
-                    "lagPerReplica": args.lag_per_replica,
-                    "scaleDownStabilizationSeconds": args.window,
-                    "pollIntervalSeconds": args.poll,
-                },
-            },
-        },
-    ]
-    for obj in manifest:
+    for obj in manifest(args, topic, group, brokers):
         kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(obj))
-
     producer = AIOKafkaProducer(bootstrap_servers=brokers, linger_ms=20)
     consumer = AIOKafkaConsumer(bootstrap_servers=brokers, group_id=group, enable_auto_commit=False)
     await producer.start()
     await consumer.start()
     tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
     consumer.assign(tps)
-    committed = dict.fromkeys(tps, 0)
-    timeline: list[tuple[float, int, int]] = []
+    committed = dict.fromkeys(range(PARTITIONS), 0)
+    written: dict[int, list[tuple[int, float]]] = {p: [] for p in range(PARTITIONS)}
+    timeline: list[Tick] = []
     started = time.monotonic()
     produced = 0
     try:
         while (elapsed := time.monotonic() - started) < args.duration:
             tick = time.monotonic()
-            rate = args.peak * ((elapsed % args.period) / args.period)
-            batch = int(rate)
+            batch = int(args.peak * ((elapsed % args.period) / args.period))
             for i in range(batch):
                 await producer.send(topic, b"{}", partition=(produced + i) % PARTITIONS)
             produced += batch
-            replicas = json.loads(
-                kubectl(kubeconfig, "-n", "bench", "get", "deploy/projection", "-o", "json")
-            )["spec"]["replicas"]
-            end = await consumer.end_offsets(tps)
+            replicas, reported = replicas_and_reported(kubeconfig)
+            end = {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
             budget = replicas * args.per_replica // PARTITIONS
-            for tp in tps:
-                committed[tp] = min(end[tp], committed[tp] + budget)
-            await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in committed.items()})
-            lag = sum(end[tp] - committed[tp] for tp in tps)
-            timeline.append((elapsed, replicas, lag))
+            for p in range(PARTITIONS):
+                written[p] = [m for m in written[p] if m[0] > committed[p]] + [(end[p], tick)]
+                committed[p] = min(end[p], committed[p] + budget)
+            await consumer.commit(
+                {TopicPartition(topic, p): OffsetAndMetadata(o, "") for p, o in committed.items()}
+            )
+            lag = sum(end[p] - committed[p] for p in range(PARTITIONS))
+            age = oldest_age(written, committed, time.monotonic())
+            timeline.append(Tick(elapsed, replicas, lag, age, reported))
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
     finally:
         await producer.stop()
@@ -117,36 +166,74 @@ async def loop(args: argparse.Namespace, brokers: str, kubeconfig: Path) -> None
     report(args, kubeconfig, timeline, produced)
 
 
-def report(
-    args: argparse.Namespace,
-    kubeconfig: Path,
-    timeline: list[tuple[float, int, int]],
-    produced: int,
-) -> None:
+def scale_up_delays(timeline: list[Tick], lag_per_replica: int) -> list[float]:
+    """From the first second the lag asked for more replicas than ran to the next scale-up."""
+    delays: list[float] = []
+    since: float | None = None
+    for before, now in pairwise(timeline):
+        if now.replicas > before.replicas and since is not None:
+            delays.append(now.elapsed - since)
+            since = None
+        if since is None and now.replicas < PARTITIONS and now.lag > now.replicas * lag_per_replica:
+            since = now.elapsed
+    return delays
+
+
+def reversals(changes: list[tuple[float, int]], start: int, window: float) -> tuple[int, int]:
+    """(scalings undone within the window: in then out again, or out then in, less than
+    `window` seconds apart; the count this bench printed before, which needed the change
+    before those two inside the window as well and so missed a reversal after a long hold)."""
+    points = [(-window, start), *changes]
+    steps = [(t, r - p) for (_, p), (t, r) in pairwise(points)]
+    undone = sum(1 for (t1, d1), (t2, d2) in pairwise(steps) if d1 * d2 < 0 and t2 - t1 < window)
+    former = sum(
+        1
+        for (t1, r1), (_t2, r2), (t3, r3) in zip(changes, changes[1:], changes[2:], strict=False)
+        if (r2 - r1) * (r3 - r2) < 0 and t3 - t1 < window
+    )
+    return undone, former
+
+
+def report(args: argparse.Namespace, kubeconfig: Path, timeline: list[Tick], produced: int) -> None:
     events = json.loads(kubectl(kubeconfig, "-n", "bench", "get", "events", "-o", "json"))["items"]
     scalings = [e for e in events if e["reason"] == "Scaled"]
+    start = (0.0, timeline[0].replicas)
     changes = [
-        (t, r) for (t, r, _), (_, prev, _) in zip(timeline[1:], timeline, strict=False) if r != prev
+        (t.elapsed, t.replicas)
+        for t, b in zip(timeline[1:], timeline, strict=False)
+        if t.replicas != b.replicas
     ]
-    ups = sum(
-        1 for (t, r), (_, p) in zip(changes, [(0, timeline[0][1]), *changes], strict=False) if r > p
+    ups = sum(1 for (_, r), (_, p) in zip(changes, [start, *changes], strict=False) if r > p)
+    delays = scale_up_delays(timeline, args.lag_per_replica)
+    undone, former = reversals(changes, timeline[0].replicas, args.window)
+    policy = (
+        f"{args.scale_down_replicas} replica(s) per {args.scale_down_period}s"
+        if args.scale_down_replicas
+        else "none"
     )
-    reversals = 0
-    for (t1, r1), (_t2, r2), (t3, r3) in zip(changes, changes[1:], changes[2:], strict=False):
-        if (r2 - r1) * (r3 - r2) < 0 and t3 - t1 < args.window:
-            reversals += 1
     print(
         f"sawtooth {args.duration:.0f}s: period {args.period}s, peak {args.peak} ev/s, "
         f"{args.per_replica} ev/s per replica, lagPerReplica {args.lag_per_replica}, "
-        f"window {args.window}s, poll {args.poll}s"
+        f"window {args.window}s, poll {args.poll}s, scale-down policy {policy}, "
+        f"targetLagSeconds {args.target_lag_seconds or 'unset'}"
     )
-    print(f"events produced: {produced}; max lag {max(lag for _, _, lag in timeline)}")
+    print(f"events produced: {produced}; max lag {max(t.lag for t in timeline)}")
+    print(
+        f"max lag seconds: {max(t.lag_seconds for t in timeline):.1f} measured, "
+        f"{max(t.reported_seconds for t in timeline):.1f} reported by the operator"
+    )
     print(
         f"scalings: {sum(e.get('count', 1) for e in scalings)} Events "
         f"({len(changes)} replica changes seen: {ups} up, {len(changes) - ups} down); "
-        f"reversals inside the window: {reversals}"
+        f"reversals (a scaling undone within the window): {undone} "
+        f"(counted as this bench did before: {former})"
     )
-    print("replica changes (s, replicas): " + ", ".join(f"{t:.0f}:{r}" for t, r in changes))
+    if delays:
+        print(
+            f"lag over replicas x lagPerReplica -> scale-up: {len(delays)} times, "
+            f"median {statistics.median(delays):.1f}s, max {max(delays):.1f}s"
+        )
+    print("replica changes (s:replicas): " + ", ".join(f"{t:.0f}:{r}" for t, r in changes))
 
 
 def main() -> None:
@@ -158,6 +245,11 @@ def main() -> None:
     parser.add_argument("--lag-per-replica", type=int, default=2000)
     parser.add_argument("--window", type=int, default=60)
     parser.add_argument("--poll", type=int, default=5)
+    parser.add_argument(
+        "--scale-down-replicas", type=int, default=1, help="scaleDownPolicies: replicas (0: none)"
+    )
+    parser.add_argument("--scale-down-period", type=int, default=60)
+    parser.add_argument("--target-lag-seconds", type=int, default=0, help="0: unset")
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C: the local API server and the operator are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
 from aiokafka.structs import OffsetAndMetadata
 
 from readside_kafka import KafkaInspector, KafkaLookupError, ResetError, ResetTarget
+from readside_kafka.record_time import record_time
 
 pytestmark = pytest.mark.integration
 
@@ -103,3 +104,81 @@ async def test_an_unreachable_cluster_is_one_clear_error() -> None:
     with pytest.raises(KafkaLookupError, match=r"127\.0\.0\.1:1\b"):
         async with KafkaInspector("127.0.0.1:1", timeout=2):
             pass
+
+
+async def test_records_deleted_by_retention_are_not_lag(
+    stack_env: dict[str, str], topic: str
+) -> None:
+    """Retention is reproduced with `delete_records` (what the broker's retention does to the
+    log start, without waiting for its hourly-by-default check): the commit at 1 on partition
+    0 now points below the log start 4, and the uncommitted partition 1 starts at 2."""
+    brokers, group = stack_env["KAFKA_BROKERS"], f"g-{uuid.uuid4().hex[:6]}"
+    await _commit(brokers, group, topic, {0: 1})
+    admin = AIOKafkaAdminClient(bootstrap_servers=brokers)
+    await admin.start()
+    try:
+        deleted = {
+            TopicPartition(topic, 0): RecordsToDelete(4),
+            TopicPartition(topic, 1): RecordsToDelete(2),
+        }
+        await admin.delete_records(deleted)
+    finally:
+        await admin.close()
+    async with KafkaInspector(brokers) as kafka:
+        lag = await kafka.lag(topic, group)
+    by_partition = {row.partition: row for row in lag.partitions}
+    first, second = by_partition[0], by_partition[1]
+    assert (first.committed, first.log_start, first.position, first.lag) == (1, 4, 4, 2)
+    assert (second.committed, second.log_start, second.position, second.lag) == (None, 2, 2, 1)
+    assert lag.total == 3  # not 5 + 3 = 8, as end minus commit (or 0) would say
+
+
+async def test_the_oldest_unconsumed_record_is_read_only_where_there_is_lag(
+    stack_env: dict[str, str],
+) -> None:
+    brokers, group = stack_env["KAFKA_BROKERS"], f"g-{uuid.uuid4().hex[:6]}"
+    name = f"inspector-times-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=brokers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 3, 1)])
+    finally:
+        await admin.close()
+    base = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    producer = AIOKafkaProducer(bootstrap_servers=brokers)
+    await producer.start()
+    try:
+        for partition in (0, 1):  # records 10 s apart; partition 2 stays empty
+            for n in range(4):
+                stamp = base + timedelta(minutes=partition, seconds=10 * n)
+                millis = int(stamp.timestamp() * 1000)
+                await producer.send_and_wait(name, b"x", partition=partition, timestamp_ms=millis)
+    finally:
+        await producer.stop()
+    await _commit(brokers, group, name, {0: 2, 1: 4})
+    async with KafkaInspector(brokers) as kafka:
+        plain = await kafka.lag(name, group)
+        timed = await kafka.lag(name, group, with_times=True)
+    assert all(row.oldest is None for row in plain.partitions)
+    by_partition = {row.partition: row for row in timed.partitions}
+    assert by_partition[0].oldest == base + timedelta(seconds=20)  # the record at offset 2
+    assert (by_partition[1].lag, by_partition[1].oldest) == (0, None)  # no lag: no fetch
+    assert (by_partition[2].lag, by_partition[2].oldest) == (0, None)
+
+
+async def test_an_offset_retention_just_deleted_has_no_record_time(
+    stack_env: dict[str, str], topic: str
+) -> None:
+    """The race between reading the log start and fetching at the position: no age, no error."""
+    brokers = stack_env["KAFKA_BROKERS"]
+    admin = AIOKafkaAdminClient(bootstrap_servers=brokers)
+    await admin.start()
+    try:
+        await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(3)})
+    finally:
+        await admin.close()
+    async with KafkaInspector(brokers) as kafka:
+        await kafka.lag(topic, "anyone")  # loads the topic's metadata
+        client = kafka._consumer._client
+        assert await record_time(client, topic, 0, 1) is None
+        assert await record_time(client, topic, 0, 3) is not None

@@ -1,9 +1,10 @@
 """One poll of a Projection: observe -> decide -> act -> report.
 
-observe reads the Deployment's scale and the consumer group's lag; `autoscale_plan` decides
-(pure); act patches the scale subresource (after re-reading the pause: a replay may have
-taken the projection since this round read it); report writes the status, the conditions,
-an Event per scaling and the metrics.
+observe reads the Deployment's scale, the consumer group's lag with the timestamp of each
+lagging partition's oldest unconsumed record, and the group's live members;
+`autoscale_plan` decides (pure); act patches the scale subresource (after re-reading the
+pause: a replay may have taken the projection since this round read it); report
+(`autoscale_report`) writes the status, the conditions, the Events and the metrics.
 """
 
 from __future__ import annotations
@@ -18,13 +19,9 @@ from lightkube import ApiError
 from readside_kafka import KafkaLookupError
 from readside_operator import metrics
 from readside_operator.autoscale_plan import Plan, Seen, plan_round
+from readside_operator.autoscale_report import report
 from readside_operator.kube import post_event
-from readside_operator.resources import (
-    PAUSE_ANNOTATION,
-    active_consumer_group,
-    set_condition,
-    timestamp,
-)
+from readside_operator.resources import PAUSE_ANNOTATION, active_consumer_group
 from readside_operator.runtime import Runtime
 from readside_operator.scaling import ScalingHistory
 
@@ -37,7 +34,7 @@ async def autoscale_once(
     seen = await observe(rt, projection)
     plan = plan_round(projection, seen, history, time.monotonic())
     scaled = await act(rt, projection, seen, plan, log)
-    await report(rt, projection, seen, plan, scaled, log)
+    await report(rt, projection, seen, plan, scaled, history, log)
 
 
 async def observe(rt: Runtime, projection: dict[str, Any]) -> Seen:
@@ -48,13 +45,15 @@ async def observe(rt: Runtime, projection: dict[str, Any]) -> Seen:
         if exc.status.code != 404:
             raise
         return Seen(replicas=None)
+    group = active_consumer_group(projection)
     try:
         inspector = await rt.inspector(spec["bootstrapServers"])
-        lag = await inspector.lag(spec["topic"], active_consumer_group(projection))
+        lag = await inspector.lag(spec["topic"], group, with_times=True)
+        state = await inspector.group_state(group)
     except KafkaLookupError as exc:
         await rt.forget(spec["bootstrapServers"])
         return Seen(replicas=current, lag_error=str(exc))
-    return Seen(replicas=current, lag=lag)
+    return Seen(current, lag, members=state.members, at=datetime.now(UTC))
 
 
 async def act(
@@ -73,60 +72,6 @@ async def act(
     log.info(message)
     post_event(projection, "Scaled", message)
     return plan.desired
-
-
-async def report(
-    rt: Runtime,
-    projection: dict[str, Any],
-    seen: Seen,
-    plan: Plan,
-    scaled: int | None,
-    log: Log,
-) -> None:
-    """The Projection's status and the metrics of this round."""
-    meta, spec = projection["metadata"], projection["spec"]
-    labels = (meta["namespace"], meta["name"], spec["topic"], active_consumer_group(projection))
-    status: dict[str, Any] = {"observedGeneration": meta.get("generation")}
-    now = datetime.now(UTC)
-    if seen.replicas is not None:
-        status["replicas"] = seen.replicas if scaled is None else scaled
-        metrics.REPLICAS.labels(*labels).set(status["replicas"])
-    if seen.lag_error is not None:
-        metrics.LAG_ERRORS.labels(meta["namespace"], meta["name"]).inc()
-        log.warning(
-            "cannot read the lag of %s; keeping %d replicas: %s",
-            labels[3],
-            seen.replicas,
-            seen.lag_error,
-        )
-    if seen.lag is not None:
-        status.update(_lag_status(seen, labels))
-    if scaled is not None:
-        status["lastScaleTime"] = timestamp(now)
-    if plan.desired is not None:
-        # Not the plan's figure when a replay paused the projection meanwhile: unchanged.
-        status["desiredReplicas"] = seen.replicas if scaled is None else scaled
-        metrics.DESIRED.labels(*labels).set(status["desiredReplicas"])
-    found = (projection.get("status") or {}).get("conditions")
-    for c in plan.conditions:
-        found = set_condition(found, c.kind, c.ok, c.reason, c.message, meta.get("generation"), now)
-    status["conditions"] = found
-    await rt.kube.patch_status("Projection", meta["namespace"], meta["name"], status)
-
-
-def _lag_status(seen: Seen, labels: tuple[str, str, str, str]) -> dict[str, Any]:
-    lag = seen.lag
-    if lag is None:
-        return {}
-    metrics.LAG.labels(*labels).set(lag.total)
-    for p in lag.partitions:
-        metrics.PARTITION_LAG.labels(*labels, str(p.partition)).set(p.lag)
-    partitions = [
-        {"partition": p.partition, "endOffset": p.end, "lag": p.lag}
-        | ({} if p.committed is None else {"committedOffset": p.committed})
-        for p in lag.partitions
-    ]
-    return {"lag": {"total": lag.total, "partitions": partitions}, "partitions": len(partitions)}
 
 
 async def _paused_meanwhile(rt: Runtime, namespace: str, name: str) -> bool:

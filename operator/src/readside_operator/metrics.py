@@ -50,3 +50,19 @@ REPLAY_FAILED = Gauge(
     "1 when a ProjectionReplay ended in Failed",
     ["resource_namespace", "projection", "replay"],
 )
+LAG_SECONDS = Gauge(
+    "readside_operator_projection_lag_seconds",
+    "Age of the oldest unconsumed record of the projection's consumer group (0 without lag)",
+    _PROJECTION,
+)
+PARTITION_LAG_SECONDS = Gauge(
+    "readside_operator_projection_partition_lag_seconds",
+    "Age of the oldest unconsumed record of one partition (0 without lag)",
+    [*_PROJECTION, "partition"],
+)
+STALLED = Gauge(
+    "readside_operator_projection_stalled_partitions",
+    "Partitions whose committed offset has not moved for stalledAfterPolls polls while "
+    "lagging with live group members",
+    _PROJECTION,
+)

@@ -21,6 +21,19 @@ from aiokafka.errors import KafkaError
 
 from readside_core.connection_security import KafkaSecurity
 from readside_kafka.diagnosis import diagnose
+from readside_kafka.lag import GroupLag, PartitionLag, group_lag
+
+__all__ = [
+    "GroupLag",
+    "GroupState",
+    "KafkaInspector",
+    "KafkaLookupError",
+    "PartitionLag",
+    "ResetError",
+    "ResetTarget",
+    "plan_offsets",
+    "topic_partitions",
+]
 
 UNKNOWN_TOPIC = 3
 
@@ -34,25 +47,6 @@ class KafkaLookupError(RuntimeError):
 
 class ResetError(ValueError):
     """A reset target the topic cannot satisfy; the message says what to change."""
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionLag:
-    partition: int
-    committed: int | None  # None: the group never committed on this partition
-    end: int
-    lag: int
-
-
-@dataclass(frozen=True, slots=True)
-class GroupLag:
-    topic: str
-    group: str
-    partitions: tuple[PartitionLag, ...]
-
-    @property
-    def total(self) -> int:
-        return sum(p.lag for p in self.partitions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,25 +144,18 @@ class KafkaInspector:
         """The topic's partition numbers; empty when the topic does not exist."""
         return await self._bounded(lambda: topic_partitions(self._admin, topic))
 
-    async def lag(self, topic: str, group: str) -> GroupLag:
-        """End offset minus committed offset, per partition (from the log start if none)."""
-        return await self._bounded(lambda: self._lag(topic, group))
+    async def lag(self, topic: str, group: str, *, with_times: bool = False) -> GroupLag:
+        """End offset minus the group's position, per partition (`readside_kafka.lag`: the
+        log start when nothing is committed or retention deleted the committed record);
+        `with_times`: also the timestamp of each lagging partition's oldest unconsumed
+        record (one small fetch per lagging partition)."""
+        return await self._bounded(lambda: self._lag(topic, group, with_times))
 
-    async def _lag(self, topic: str, group: str) -> GroupLag:
+    async def _lag(self, topic: str, group: str, with_times: bool) -> GroupLag:
         partitions = await topic_partitions(self._admin, topic)
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return GroupLag(topic, group, ())
-        committed = await self._admin.list_consumer_group_offsets(group, partitions=tps)
-        end = await self._consumer.end_offsets(tps)
-        beginning = await self._consumer.beginning_offsets(tps)
-        rows = []
-        for tp in tps:
-            meta = committed.get(tp)
-            offset = meta.offset if meta is not None and meta.offset >= 0 else None
-            start = beginning[tp] if offset is None else offset
-            rows.append(PartitionLag(tp.partition, offset, end[tp], max(end[tp] - start, 0)))
-        return GroupLag(topic, group, tuple(rows))
+        return await group_lag(
+            self._admin, self._consumer, topic, group, partitions, with_times=with_times
+        )
 
     async def group_state(self, group: str) -> GroupState:
         return await self._bounded(lambda: self._group_state(group))

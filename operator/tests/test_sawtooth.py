@@ -1,0 +1,83 @@
+"""The bench's sawtooth as a closed loop in pure code: load rises 0 -> 3,000 records/s over
+120 s and drops, each replica drains 600/s, the operator polls every 5 s with a 60 s window
+(operator/bench/bench_autoscaling.py does the same against the real parts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+import pytest
+
+from readside_kafka import GroupLag, PartitionLag
+from readside_operator.drain import observe_rates
+from readside_operator.rate_limit import ScaleDownPolicy
+from readside_operator.scaling import Demand, ScalingHistory, ScalingPolicy, decide
+
+pytestmark = pytest.mark.unit
+
+PARTITIONS = 6
+ONE_PER_MINUTE = (ScaleDownPolicy("Replicas", 1, 60),)
+
+
+@dataclass
+class Run:
+    steps: list[tuple[int, int]]  # (second, replicas added or removed)
+    max_lag: int
+
+    def undone(self, window: float = 60) -> list[tuple[int, int]]:
+        """Scalings reversed within the window: (second of the first, its size)."""
+        return [
+            (t1, d1)
+            for (t1, d1), (t2, d2) in pairwise(self.steps)
+            if d1 * d2 < 0 and t2 - t1 < window
+        ]
+
+
+def sawtooth(policy: ScalingPolicy, seconds: int = 600) -> Run:
+    history, current, produced, consumed = ScalingHistory(), 1, 0, 0
+    run = Run([], 0)
+    for t in range(seconds):
+        produced += 3000 * (t % 120) // 120
+        consumed += min(produced - consumed, current * 600)
+        lag = produced - consumed
+        run.max_lag = max(run.max_lag, lag)
+        if t % 5:
+            continue
+        rows = tuple(
+            PartitionLag(p, consumed // PARTITIONS, produced // PARTITIONS, lag // PARTITIONS)
+            for p in range(PARTITIONS)
+        )
+        observe_rates(history.rates, GroupLag("t", "g", rows), current, float(t), frozenset())
+        demand = Demand(lag, PARTITIONS if lag else 0, PARTITIONS)
+        desired = decide(demand, current, policy, history, float(t)).desired
+        if desired != current:
+            run.steps.append((t, desired - current))
+        current = desired
+    return run
+
+
+def policy(**kwargs: object) -> ScalingPolicy:
+    base = {"max_replicas": 6, "lag_per_replica": 2000, "scale_down_stabilization_seconds": 60}
+    return ScalingPolicy(**(base | kwargs))  # type: ignore[arg-type]
+
+
+def test_the_window_alone_scales_in_deeply_and_straight_back_out() -> None:
+    run = sawtooth(policy())
+    assert len(run.undone()) >= 3
+    assert min(sum(d for _, d in run.steps[i : i + 4]) for i in range(len(run.steps))) <= -3
+
+
+def test_the_scale_down_policy_makes_every_dip_one_replica_deep() -> None:
+    plain, limited = sawtooth(policy()), sawtooth(policy(scale_down_policies=ONE_PER_MINUTE))
+    assert len(limited.steps) < len(plain.steps)
+    downs = [t for t, d in limited.steps if d < 0]
+    assert all(d == -1 for t, d in limited.steps if d < 0)
+    assert all(b - a >= 60 for a, b in pairwise(downs))
+
+
+def test_the_time_rule_keeps_up_with_the_load_instead_of_waiting_for_lag() -> None:
+    lag_only = sawtooth(policy(scale_down_policies=ONE_PER_MINUTE))
+    timed = sawtooth(policy(scale_down_policies=ONE_PER_MINUTE, target_lag_seconds=10))
+    assert timed.max_lag * 5 < lag_only.max_lag
+    assert len(timed.steps) <= len(lag_only.steps)
