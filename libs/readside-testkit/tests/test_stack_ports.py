@@ -23,9 +23,7 @@ DEFAULT_REDIS_PORT = 56379  # hack/stack/stack.sh's default
 @pytest.fixture
 def second_clone(tmp_path: Path, stack_env: dict[str, str]) -> Iterator[Path]:
     """A copy of hack/stack sharing this clone's Kafka jars (so nothing is installed)."""
-    (tmp_path / "hack" / "stack").mkdir(parents=True)
-    shutil.copy(REPO / "hack" / "stack" / "stack.sh", tmp_path / "hack" / "stack")
-    shutil.copytree(REPO / "hack" / "stack" / "kafka", tmp_path / "hack" / "stack" / "kafka")
+    shutil.copytree(REPO / "hack" / "stack", tmp_path / "hack" / "stack")
     (tmp_path / ".local" / "stack").mkdir(parents=True)
     (tmp_path / ".local" / "stack" / "dist").symlink_to(REPO / ".local" / "stack" / "dist")
     yield tmp_path
