@@ -17,7 +17,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
-from .apiserver import can_start_local, local_api_server
+from readside_testkit.kind.apiserver import can_start_local, local_api_server
+from readside_testkit.kind.tools import BIN, CHART, run, wait_for
+
 from .test_operator_apiserver import (
     NAMESPACE,
     PARTITIONS,
@@ -27,7 +29,6 @@ from .test_operator_apiserver import (
     deployment,
     projection,
 )
-from .tools import BIN, CHART, run, wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.integration]
 
