@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -20,6 +21,8 @@ from sqlalchemy import select
 from readside_core.db import create_engine
 from readside_core.events import OrderEvent, decode_event
 from readside_core.fold import fold_events
+from readside_core.products.fold import ProductView, summarize_products
+from readside_core.products.reads import all_products
 from readside_core.repository import summary_from_row, view_from_row
 from readside_core.schema import consumer_offsets, customer_summaries, order_views
 from readside_core.views import (
@@ -174,11 +177,13 @@ class ProjectionHarness:
             async with engine.connect() as conn:
                 rows = (await conn.execute(select(order_views))).mappings().all()
                 summaries = (await conn.execute(select(customer_summaries))).mappings().all()
+            products = await all_products(engine)
         finally:
             await engine.dispose()
         return ReadModel(
             orders={str(row["order_id"]): view_from_row(row) for row in rows},
             summaries={str(row["customer_id"]): summary_from_row(row) for row in summaries},
+            products=products,
         )
 
     def stop_all(self) -> None:
@@ -191,6 +196,7 @@ class ProjectionHarness:
 class ReadModel:
     orders: dict[str, OrderView]
     summaries: dict[str, CustomerSummary]
+    products: dict[UUID, ProductView]
 
     def summaries_json(self) -> dict[str, Any]:
         return {cid: _json(summary_to_json(s)) for cid, s in self.summaries.items()}
@@ -250,5 +256,16 @@ def assert_exact(harness: ProjectionHarness) -> Any:
             print(order_id, [(f, getattr(stored, f), getattr(folded, f)) for f in fields])
         assert not differing, f"{len(differing)} of {len(expected)} orders differ from the fold"
         assert model.summaries_json() == model.expected_summaries_json()
+        assert_products_exact(model.products, model.orders.values())
 
     return check
+
+
+def assert_products_exact(stored: dict[UUID, ProductView], orders: Iterable[OrderView]) -> None:
+    """The stored product rows are the oracle's sums over the stored orders, row for row."""
+    expected = summarize_products(orders)
+    assert sorted(stored) == sorted(expected)
+    differing = [pid for pid in expected if stored[pid] != expected[pid]]
+    for pid in differing[:3]:
+        print(pid, stored[pid], expected[pid])
+    assert not differing, f"{len(differing)} of {len(expected)} products differ from the fold"

@@ -21,9 +21,11 @@ from readside_core.events import (
 )
 from readside_core.fold import FoldOutcome, fold_order_event
 from readside_core.read_model_version import customer_scope, status_scope
+from readside_core.read_models import registered
 from readside_core.views import OrderView
 
 TopicPartition = tuple[str, int]
+READ_MODELS = registered()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,9 @@ class BatchPlan:
 
     changed: dict[UUID, OrderView] = field(default_factory=dict)
     created: set[UUID] = field(default_factory=set)  # not in the database before this batch
+    # Each changed order as it was before the plan (None: created): the registered read
+    # models (readside_core.read_models) add what changed from it to the changed view.
+    before: dict[UUID, OrderView | None] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     scopes: set[str] = field(default_factory=set)
@@ -126,6 +131,10 @@ class BatchPlan:
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     records: int = 0
     oldest_ms: int = 0
+
+    def changes(self) -> list[tuple[OrderView | None, OrderView]]:
+        """Every changed order: (before the plan, after it)."""
+        return [(self.before.get(order_id), view) for order_id, view in self.changed.items()]
 
     @property
     def customers(self) -> set[UUID]:
@@ -139,6 +148,8 @@ class BatchPlan:
         """
         self.changed.update(later.changed)
         self.created |= later.created
+        for order_id, view in later.before.items():
+            self.before.setdefault(order_id, view)
         self.scopes |= later.scopes
         self.next_offsets.update(later.next_offsets)
         self.records += later.records
@@ -193,4 +204,7 @@ def _fold_into(plan: BatchPlan, view: OrderView | None, event: OrderEvent, creat
             plan.created.add(event.order_id)
         plan.scopes.add(status_scope(result.view.status))
         plan.scopes.add(customer_scope(result.view.customer_id))
+        for model in READ_MODELS:
+            plan.scopes |= model.scopes(view, result.view)
+        plan.before.setdefault(event.order_id, view)
         plan.changed[event.order_id] = result.view
