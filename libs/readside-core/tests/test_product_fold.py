@@ -36,9 +36,12 @@ def _order(
 def test_an_order_counts_once_per_product_with_quantities_summed() -> None:
     order = _order([(P1, "SKU-B", 2, "10.00"), (P1, "SKU-A", 3, "1.50"), (P2, "X", 1, "5")])
     found = contribution(order)
-    assert found[P1].units == {"CREATED": 5} and found[P1].orders == {"CREATED": 1}
-    assert found[P1].revenue == {"USD": Decimal("24.50")} and found[P1].sku == "SKU-A"
-    assert found[P2].units == {"CREATED": 1} and found[P1].version == 1
+    assert found[P1].units == {"CREATED": 5}
+    assert found[P1].orders == {"CREATED": 1}
+    assert found[P1].revenue == {"USD": Decimal("24.50")}
+    assert found[P1].sku == "SKU-A"
+    assert found[P2].units == {"CREATED": 1}
+    assert found[P1].version == 1
 
 
 def test_a_cancellation_moves_units_out_of_the_live_totals() -> None:
@@ -48,7 +51,8 @@ def test_a_cancellation_moves_units_out_of_the_live_totals() -> None:
     [delta] = batch_deltas([(live, gone)])
     assert delta.units == {"CONFIRMED": -4, "CANCELLED": 4}
     assert delta.orders == {"CONFIRMED": -1, "CANCELLED": 1}
-    assert delta.revenue == {"USD": Decimal("-10.00")} and delta.version == 1
+    assert delta.revenue == {"USD": Decimal("-10.00")}
+    assert delta.version == 1
     view = summarize_products([gone])[P1]
     assert (view.units, view.orders, view.units_by_status["CANCELLED"]) == (0, 0, 4)
     assert view.revenue_by_currency == {"USD": Decimal("0")}

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from readside_core.db import create_engine
 from readside_core.events import OrderEvent, decode_event
 from readside_core.fold import fold_events
-from readside_core.products.fold import ProductView, summarize_products
+from readside_core.products.fold import ProductView
 from readside_core.products.reads import all_products
 from readside_core.repository import summary_from_row, view_from_row
 from readside_core.schema import consumer_offsets, customer_summaries, order_views
@@ -35,6 +35,7 @@ from readside_core.views import (
 from readside_kafka import topic_partitions
 from readside_projection.events_tool import publish
 from readside_testkit.processes import projection_command
+from readside_testkit.products import assert_products_exact
 from readside_testkit.waiting import eventually
 
 Message = tuple[bytes | None, bytes]
@@ -259,13 +260,3 @@ def assert_exact(harness: ProjectionHarness) -> Any:
         assert_products_exact(model.products, model.orders.values())
 
     return check
-
-
-def assert_products_exact(stored: dict[UUID, ProductView], orders: Iterable[OrderView]) -> None:
-    """The stored product rows are the oracle's sums over the stored orders, row for row."""
-    expected = summarize_products(orders)
-    assert sorted(stored) == sorted(expected)
-    differing = [pid for pid in expected if stored[pid] != expected[pid]]
-    for pid in differing[:3]:
-        print(pid, stored[pid], expected[pid])
-    assert not differing, f"{len(differing)} of {len(expected)} products differ from the fold"
