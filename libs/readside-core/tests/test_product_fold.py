@@ -13,6 +13,8 @@ from readside_core.products.fold import (
     ProductDelta,
     batch_deltas,
     contribution,
+    fold_changes,
+    merge_deltas,
     summarize_products,
     view_of,
 )
@@ -104,4 +106,8 @@ def test_batches_of_deltas_add_up_to_the_oracle() -> None:
             row.add(delta)
     expected = summarize_products(state.values())
     assert {pid: view_of(d) for pid, d in rows.items()} == expected
+    # Batches merged before their commit add up to the same.
+    merged = fold_changes([(None, steps[0]) for steps in lifecycles])
+    merge_deltas(merged, fold_changes([(steps[0], steps[-1]) for steps in lifecycles]))
+    assert {pid: view_of(d) for pid, d in merged.items()} == expected
     assert sum(v.units_by_status[OrderStatus.CANCELLED] for v in expected.values()) > 0

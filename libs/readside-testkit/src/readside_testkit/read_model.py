@@ -75,7 +75,7 @@ async def write_views(engine: AsyncEngine, views: Iterable[OrderView]) -> None:
         driver = (await conn.get_raw_connection()).driver_connection
         changes = [(before.get(v.order_id), v) for v in views]
         for model in registered():
-            await model.write(driver, changes)
+            await model.write(driver, model.fold(changes))
         customers = {v.customer_id for v in views}
         result = await conn.execute(
             order_views.select().where(order_views.c.customer_id.in_(customers))

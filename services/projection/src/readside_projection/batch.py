@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from readside_core.events import (
@@ -124,6 +125,7 @@ class BatchPlan:
     # Each changed order as it was before the plan (None: created): the registered read
     # models (readside_core.read_models) add what changed from it to the changed view.
     before: dict[UUID, OrderView | None] = field(default_factory=dict)
+    folded: list[Any] = field(default_factory=list)  # per READ_MODELS: what the plan adds
     dead_letters: list[DeadLetter] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     scopes: set[str] = field(default_factory=set)
@@ -150,6 +152,11 @@ class BatchPlan:
         self.created |= later.created
         for order_id, view in later.before.items():
             self.before.setdefault(order_id, view)
+        if not self.folded:
+            self.folded = later.folded
+        elif later.folded:
+            pairs = zip(READ_MODELS, self.folded, later.folded, strict=True)
+            self.folded = [model.merge(mine, theirs) for model, mine, theirs in pairs]
         self.scopes |= later.scopes
         self.next_offsets.update(later.next_offsets)
         self.records += later.records
@@ -188,6 +195,8 @@ def plan_batch(
             owners[payload.order_number] = event.order_id
         _fold_into(plan, view, event, created=view is None and event.order_id not in current)
     plan.outcomes["dead_lettered"] = len(plan.dead_letters)
+    changes = plan.changes()
+    plan.folded = [model.fold(changes) for model in READ_MODELS]
     return plan
 
 

@@ -201,9 +201,9 @@ async def write_plan(
             customers = list({v.customer_id for v in plan.changed.values()})
             await conn.fetchval(_LOCK_CUSTOMERS, customers)
             await conn.execute(_REFRESH_SUMMARIES, customers)
-            changes = plan.changes()
-            for model in READ_MODELS:
-                await model.write(conn, changes)
+            folded = plan.folded or [model.fold(plan.changes()) for model in READ_MODELS]
+            for model, added in zip(READ_MODELS, folded, strict=True):
+                await model.write(conn, added)
         await _store_offsets(conn, group, plan.next_offsets, expected)
 
 

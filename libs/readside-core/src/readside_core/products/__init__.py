@@ -14,13 +14,21 @@ only package with Litestar).
 
 from __future__ import annotations
 
-from readside_core.products.fold import product_scope, products_scope, scopes_of
+from readside_core.products.fold import (
+    fold_changes,
+    merge_deltas,
+    product_scope,
+    products_scope,
+    scopes_of,
+)
 from readside_core.products.write import write_products
 from readside_core.read_models import ReadModel
 
 PRODUCTS = ReadModel(
     name="products",
     tables=("product_views", "product_revenue"),
+    fold=fold_changes,
+    merge=merge_deltas,
     write=write_products,
     scopes=scopes_of,
 )

@@ -110,20 +110,41 @@ def contribution(order: OrderView) -> dict[UUID, ProductDelta]:
     return found
 
 
-def batch_deltas(changes: Iterable[tuple[OrderView | None, OrderView]]) -> list[ProductDelta]:
-    """The sum of `contribution(after) - contribution(before)` per product, by product id
-    (the order in which the statement locks the rows: concurrent members never deadlock)."""
-    total: dict[UUID, ProductDelta] = {}
+ProductDeltas = dict[UUID, ProductDelta]
+
+
+def fold_changes(changes: Iterable[tuple[OrderView | None, OrderView]]) -> ProductDeltas:
+    """What a batch adds to each product: the sum of `contribution(after) -
+    contribution(before)` over its changed orders. Done when the batch is folded, off the
+    commit; batches merged into one transaction add up (`merge_deltas`)."""
+    total: ProductDeltas = {}
     for before, after in changes:
         for pid, delta in contribution(after).items():
             _accumulate(total, pid, delta, 1)
         if before is not None:
             for pid, delta in contribution(before).items():
                 _accumulate(total, pid, delta, -1)
-    return [total[pid] for pid in sorted(total)]
+    return total
 
 
-def _accumulate(total: dict[UUID, ProductDelta], pid: UUID, delta: ProductDelta, sign: int) -> None:
+def merge_deltas(into: ProductDeltas, later: ProductDeltas) -> ProductDeltas:
+    """A later batch's deltas (folded on top of `into`'s orders) added to `into`."""
+    for pid, delta in later.items():
+        _accumulate(into, pid, delta, 1)
+    return into
+
+
+def batch_deltas(changes: Iterable[tuple[OrderView | None, OrderView]]) -> list[ProductDelta]:
+    """`fold_changes` by product id (the order in which the statement locks the rows:
+    concurrent members never deadlock)."""
+    return sorted_deltas(fold_changes(changes))
+
+
+def sorted_deltas(deltas: ProductDeltas) -> list[ProductDelta]:
+    return [deltas[pid] for pid in sorted(deltas)]
+
+
+def _accumulate(total: ProductDeltas, pid: UUID, delta: ProductDelta, sign: int) -> None:
     current = total.get(pid)
     if current is None:
         current = total[pid] = ProductDelta(

@@ -1,6 +1,6 @@
 """The product model's statements in the batch's transaction (asyncpg).
 
-Each batch ADDS its per-product deltas (readside_core.products.fold.batch_deltas) to the rows:
+Each batch ADDS its per-product deltas (readside_core.products.fold.fold_changes) to the rows:
 additions commute, so two members changing orders of the same product in concurrent
 transactions both count (the second waits on the row lock of the first, then adds to its
 committed row). Rows are upserted in product order, so such transactions never deadlock.
@@ -10,12 +10,9 @@ not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import asyncpg
 
-from readside_core.products.fold import STATUSES, ProductDelta, batch_deltas
-from readside_core.read_models import Change
+from readside_core.products.fold import STATUSES, ProductDelta, ProductDeltas, sorted_deltas
 from readside_core.views import OrderStatus
 
 _COUNTS = [f"{kind}_{s.value.lower()}" for kind in ("units", "orders") for s in STATUSES]
@@ -48,9 +45,9 @@ _UPSERT_REVENUE = """
 """
 
 
-async def write_products(conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
+async def write_products(conn: asyncpg.Connection, folded: ProductDeltas) -> None:
     """Add what the batch's changed orders changed to their products."""
-    deltas = batch_deltas(changes)
+    deltas = sorted_deltas(folded)
     if not deltas:
         return
     await conn.execute(_UPSERT_PRODUCTS, *_product_args(deltas))
