@@ -196,7 +196,10 @@ def plan_batch(
         _fold_into(plan, view, event, created=view is None and event.order_id not in current)
     plan.outcomes["dead_lettered"] = len(plan.dead_letters)
     changes = plan.changes()
-    plan.folded = [model.fold(changes) for model in READ_MODELS]
+    for model in READ_MODELS:
+        plan.folded.append(model.fold(changes))
+        for before, after in changes:
+            plan.scopes.update(model.scopes(before, after))
     return plan
 
 
@@ -213,7 +216,5 @@ def _fold_into(plan: BatchPlan, view: OrderView | None, event: OrderEvent, creat
             plan.created.add(event.order_id)
         plan.scopes.add(status_scope(result.view.status))
         plan.scopes.add(customer_scope(result.view.customer_id))
-        for model in READ_MODELS:
-            plan.scopes |= model.scopes(view, result.view)
         plan.before.setdefault(event.order_id, view)
         plan.changed[event.order_id] = result.view

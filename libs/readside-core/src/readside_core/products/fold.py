@@ -116,15 +116,53 @@ ProductDeltas = dict[UUID, ProductDelta]
 def fold_changes(changes: Iterable[tuple[OrderView | None, OrderView]]) -> ProductDeltas:
     """What a batch adds to each product: the sum of `contribution(after) -
     contribution(before)` over its changed orders. Done when the batch is folded, off the
-    commit; batches merged into one transaction add up (`merge_deltas`)."""
-    total: ProductDeltas = {}
+    commit; batches merged into one transaction add up (`merge_deltas`).
+
+    Computed in one pass per order: the fold never changes an order's items, currency or
+    created_at, so before and after share their lines and differ in status and version only
+    (the oracle, `summarize_products`, sums `contribution` instead)."""
+    total: dict[str, ProductDelta] = {}
     for before, after in changes:
-        for pid, delta in contribution(after).items():
-            _accumulate(total, pid, delta, 1)
-        if before is not None:
-            for pid, delta in contribution(before).items():
-                _accumulate(total, pid, delta, -1)
-    return total
+        for key, (sku, quantity, amount) in _lines(after).items():
+            delta = total.get(key)
+            if delta is None:
+                delta = total[key] = ProductDelta(
+                    _uuid(key), sku, after.created_at, after.created_at
+                )
+            elif (after.created_at, sku) < (delta.first_ordered_at, delta.sku):
+                delta.first_ordered_at, delta.sku = after.created_at, sku
+            delta.last_ordered_at = max(delta.last_ordered_at, after.created_at)
+            _count(delta, after, quantity, amount, 1)
+            if before is not None:
+                _count(delta, before, quantity, amount, -1)
+    return {delta.product_id: delta for delta in total.values()}
+
+
+def _lines(order: OrderView) -> dict[str, tuple[str, int, Decimal]]:
+    """Per product id (as written in the items): smallest sku, quantity, quantity x price."""
+    lines: dict[str, tuple[str, int, Decimal]] = {}
+    for item in order.items:
+        key = str(item["product_id"])
+        quantity = int(item["quantity"])
+        amount = quantity * Decimal(item["unit_price"])
+        seen = lines.get(key)
+        if seen is not None:
+            sku = min(seen[0], str(item["sku"]))
+            lines[key] = (sku, seen[1] + quantity, seen[2] + amount)
+        else:
+            lines[key] = (str(item["sku"]), quantity, amount)
+    return lines
+
+
+def _count(
+    delta: ProductDelta, order: OrderView, quantity: int, amount: Decimal, sign: int
+) -> None:
+    status = order.status.value
+    delta.units[status] = delta.units.get(status, 0) + sign * quantity
+    delta.orders[status] = delta.orders.get(status, 0) + sign
+    live = amount if order.status is not OrderStatus.CANCELLED else _ZERO
+    delta.revenue[order.currency] = delta.revenue.get(order.currency, _ZERO) + sign * live
+    delta.version += sign * order.version
 
 
 def merge_deltas(into: ProductDeltas, later: ProductDeltas) -> ProductDeltas:
@@ -155,7 +193,11 @@ def _accumulate(total: ProductDeltas, pid: UUID, delta: ProductDelta, sign: int)
 
 def summarize_products(orders: Iterable[OrderView]) -> dict[UUID, ProductView]:
     """The oracle: every product row as the pure sum of the orders' contributions."""
-    return {d.product_id: view_of(d) for d in batch_deltas((None, o) for o in orders)}
+    total: ProductDeltas = {}
+    for order in orders:
+        for pid, delta in contribution(order).items():
+            _accumulate(total, pid, delta, 1)
+    return {pid: view_of(total[pid]) for pid in sorted(total)}
 
 
 def view_of(delta: ProductDelta) -> ProductView:
@@ -174,8 +216,8 @@ def view_of(delta: ProductDelta) -> ProductView:
 
 def scopes_of(before: OrderView | None, after: OrderView) -> set[str]:
     """The cache scopes a change of this order touches."""
-    ids = {item["product_id"] for item in after.items}
-    return {product_scope(pid) for pid in ids} | {products_scope()}
+    # product_scope and products_scope, spelled out: this runs for every changed order.
+    return {f"product:{item['product_id']}" for item in after.items} | {"products"}
 
 
 def product_to_json(view: ProductView) -> dict[str, Any]:
