@@ -1,7 +1,9 @@
 """`make bench-projection`: throughput, end-to-end latency and a COPY ceiling, in one run.
 
 1. Publish N generated events (default 200,000) to a fresh topic, then time one projection
-   process, and then two in one group, each into a fresh database, until caught up.
+   process, and then two in one group, each into a fresh database, until caught up; this
+   checkout also runs without its registered read models (bench/without_read_models): the
+   cost of the product model.
 2. Publish at a steady rate (default 2,000 events/s) with the projection and the query
    service running, and time publish -> visible in the query API for sampled events.
 3. COPY the final rows into an empty copy of order_views (same indexes): the ceiling.
@@ -322,9 +324,10 @@ def load_average() -> str:
 
 
 def variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
-    """What runs side by side: this checkout (synchronous commit on and off, or with
-    --sasl-ssl plaintext and SASL_SSL) and, with --compare, another checkout's projection on
-    the same topic and machine."""
+    """What runs side by side: this checkout (synchronous commit on and off, and without the
+    registered read models: what the product model costs; or with --sasl-ssl plaintext and
+    SASL_SSL) and, with --compare, another checkout's projection on the same topic and
+    machine."""
     if args.sasl_ssl:
         # The same broker and topic through the stack's SASL_SSL listener (hack/stack --secure).
         over_tls = secured_stack().kafka_env("sasl_ssl", "SCRAM-SHA-512")
@@ -332,6 +335,9 @@ def variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
     else:
         found = {
             "this checkout": {},
+            "this checkout, no registered read model (no products)": {
+                "PYTHONPATH": str(Path(__file__).parent / "without_read_models")
+            },
             "this checkout, PG_SYNCHRONOUS_COMMIT=off": {"PG_SYNCHRONOUS_COMMIT": "off"},
         }
     if args.compare:

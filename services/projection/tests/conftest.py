@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -20,6 +21,8 @@ from sqlalchemy import select
 from readside_core.db import create_engine
 from readside_core.events import OrderEvent, decode_event
 from readside_core.fold import fold_events
+from readside_core.products.fold import ProductView
+from readside_core.products.reads import all_products
 from readside_core.repository import summary_from_row, view_from_row
 from readside_core.schema import consumer_offsets, customer_summaries, order_views
 from readside_core.views import (
@@ -32,6 +35,7 @@ from readside_core.views import (
 from readside_kafka import topic_partitions
 from readside_projection.events_tool import publish
 from readside_testkit.processes import projection_command
+from readside_testkit.products import assert_products_exact
 from readside_testkit.waiting import eventually
 
 Message = tuple[bytes | None, bytes]
@@ -174,11 +178,13 @@ class ProjectionHarness:
             async with engine.connect() as conn:
                 rows = (await conn.execute(select(order_views))).mappings().all()
                 summaries = (await conn.execute(select(customer_summaries))).mappings().all()
+            products = await all_products(engine)
         finally:
             await engine.dispose()
         return ReadModel(
             orders={str(row["order_id"]): view_from_row(row) for row in rows},
             summaries={str(row["customer_id"]): summary_from_row(row) for row in summaries},
+            products=products,
         )
 
     def stop_all(self) -> None:
@@ -191,6 +197,7 @@ class ProjectionHarness:
 class ReadModel:
     orders: dict[str, OrderView]
     summaries: dict[str, CustomerSummary]
+    products: dict[UUID, ProductView]
 
     def summaries_json(self) -> dict[str, Any]:
         return {cid: _json(summary_to_json(s)) for cid, s in self.summaries.items()}
@@ -250,5 +257,6 @@ def assert_exact(harness: ProjectionHarness) -> Any:
             print(order_id, [(f, getattr(stored, f), getattr(folded, f)) for f in fields])
         assert not differing, f"{len(differing)} of {len(expected)} orders differ from the fold"
         assert model.summaries_json() == model.expected_summaries_json()
+        assert_products_exact(model.products, model.orders.values())
 
     return check

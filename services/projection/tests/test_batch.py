@@ -95,10 +95,13 @@ def test_scopes_name_the_customer_and_the_old_and_new_status(
     batch = decode_batch([])
     batch.events[:] = [created]
     view = plan_batch(batch, {}, {}).changed[created[1].order_id]
-    assert plan_batch(batch, {}, {}).scopes == {"status:CREATED", f"customer:{view.customer_id}"}
+    products = {f"product:{item['product_id']}" for item in view.items} | {"products"}
+    customer = {f"customer:{view.customer_id}"}
+    assert plan_batch(batch, {}, {}).scopes == {"status:CREATED", *customer, *products}
     batch.events[:] = [confirmed]
     plan = plan_batch(batch, {view.order_id: view}, {})
-    assert plan.scopes == {"status:CREATED", "status:CONFIRMED", f"customer:{view.customer_id}"}
+    assert plan.scopes == {"status:CREATED", "status:CONFIRMED", *customer, *products}
+    assert plan.changes() == [(view, plan.changed[view.order_id])]
 
 
 def test_generated_lifecycles_with_duplicates_fold_to_the_same_views() -> None:

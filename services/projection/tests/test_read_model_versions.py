@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from readside_core.db import create_engine
 from readside_core.fixtures import read_messages
-from readside_core.read_model_version import PUBLIC, read_model_version
+from readside_core.read_model_version import PUBLIC, READ_MODEL_TABLES, read_model_version
 from readside_projection.generator import generate
 from readside_testkit.ports import free_port
 from readside_testkit.processes import projection_command
@@ -83,12 +83,8 @@ async def test_migrate_creates_a_version_beside_public_and_is_idempotent(version
         versions,
         f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}'",
     )
-    assert {t for (t,) in tables} == {
-        "order_views",
-        "customer_summaries",
-        "consumer_offsets",
-        "alembic_version",
-    }
+    assert {t for (t,) in tables} == {*READ_MODEL_TABLES, "alembic_version"}
+    assert {"order_views", "product_views", "product_revenue"} <= set(READ_MODEL_TABLES)
     assert await sql(versions, f"SELECT version_num FROM {schema}.alembic_version") == [
         (first["revision"],)
     ]
@@ -112,10 +108,12 @@ async def test_promote_refuses_what_cannot_be_served_and_is_idempotent(versions:
     assert "lowercase identifier" in bad.stderr
 
     ok(cli(versions, "migrate", READ_MODEL_SCHEMA=schema))
-    await sql(versions, f"UPDATE {schema}.alembic_version SET version_num = '0001'")
+    await sql(versions, f"UPDATE {schema}.alembic_version SET version_num = '0002'")
     behind = cli(versions, "promote", "--schema", schema, "--consumer-group", "g2")
     assert behind.returncode == 2
-    assert "is at migration 0001" in behind.stderr
+    assert "is at migration 0002" in behind.stderr
+    # Truly back at 0002 (without the tables 0003 creates), so that migrate moves it on.
+    await sql(versions, f"DROP TABLE {schema}.product_views, {schema}.product_revenue")
     ok(cli(versions, "migrate", READ_MODEL_SCHEMA=schema))
 
     first = ok(cli(versions, "promote", "--schema", schema, "--consumer-group", "g2"))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from readside_core.views import order_to_json
+from readside_core.products.fold import product_to_json, summarize_products
+from readside_core.views import OrderView, order_to_json
 from readside_testkit.api import get_json, metric
 from readside_testkit.orders import as_json, confirmed, created, shipped
 from readside_testkit.read_model import publish_changes, write_views
@@ -97,6 +98,8 @@ async def test_with_redis_stopped_answers_stay_correct_and_readiness_says_redis_
         "number": f"/api/v1/orders/number/{warm.order_number}",
         "orders": f"/api/v1/customers/{customer}/orders",
         "summary": f"/api/v1/customers/{customer}/summary",
+        "product": f"/api/v1/products/{warm.items[0]['product_id']}",
+        "products": "/api/v1/products?sort=revenue&currency=USD&limit=5",
     }
     before = {name: await get_json(api, path) for name, path in paths.items()}
 
@@ -118,6 +121,8 @@ async def test_with_redis_stopped_answers_stay_correct_and_readiness_says_redis_
     newer = confirmed(warm, AT + timedelta(days=3))
     await write_views(engine, [newer])
     assert await get_json(api, paths["order"]) == as_json(order_to_json(newer))
+    product = await get_json(api, paths["product"])
+    assert product == as_json(product_to_json(summarize_products([newer])[_first_product(newer)]))
     metrics = (await api.get("/metrics")).text
     failures = metric(metrics, "readside_query_redis_errors_total") + metric(
         metrics, "readside_query_redis_skipped_total"
@@ -139,3 +144,7 @@ async def test_with_redis_stopped_answers_stay_correct_and_readiness_says_redis_
 
     await eventually(serves_newer)
     assert (await get_json(api, paths["summary"]))["order_count"] == 2
+
+
+def _first_product(view: OrderView) -> UUID:
+    return UUID(str(view.items[0]["product_id"]))

@@ -21,8 +21,9 @@ live entries and after a swap no entry of the old version can be read:
 | in-process page | `{prefix}page:{scope}:{query}` (evicted with its scope, no generation) |
 | in-process scope | `{prefix}{scope}` |
 
-A scope is `customer:{uuid}` or `status:{STATUS}`; a customer's summary is the page
-`summary` of its customer scope.
+A scope is `customer:{uuid}` or `status:{STATUS}`, or one a registered read model declares
+(`product:{uuid}`, `products`); a customer's summary is the page `summary` of its customer
+scope.
 """
 
 from __future__ import annotations
@@ -46,9 +47,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from readside_core.read_models import registered_tables
+
 PUBLIC_SCHEMA: Final = "public"
 POINTER_TABLE: Final = "readside_live_read_model"
-READ_MODEL_TABLES: Final = ("order_views", "customer_summaries", "consumer_offsets")
+# The core tables, then every registered read model's (readside_core.read_models).
+READ_MODEL_TABLES: Final = (
+    "order_views",
+    "customer_summaries",
+    *registered_tables(),
+    "consumer_offsets",
+)
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 # The first segment of the keys `public` owns in Redis: another version's key prefix

@@ -81,6 +81,11 @@ class OrderViewRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """The version's engine: registered read models read their own tables with it."""
+        return self._engine
+
     async def _fetch(self, query: Select[Any]) -> list[OrderView]:
         async with self._engine.connect() as conn:
             result = await conn.execute(query)

@@ -24,6 +24,7 @@ from readside_core.events import OrderEvent, decode_event
 from readside_core.fixtures import read_messages
 from readside_core.fold import fold_events
 from readside_core.read_model_version import PUBLIC, customer_scope, status_scope
+from readside_core.read_models import registered
 from readside_core.repository import view_from_row
 from readside_core.schema import customer_summaries, order_views
 from readside_core.views import OrderView, json_encoder, order_to_json, summarize_customer
@@ -55,9 +56,14 @@ def view_row(view: OrderView) -> dict[str, object]:
 
 
 async def write_views(engine: AsyncEngine, views: Iterable[OrderView]) -> None:
-    """Upsert the views and recompute their customers' summaries from every stored order."""
+    """Upsert the views, add them to the registered read models (readside_core.read_models)
+    as the projection's batch does, and recompute their customers' summaries."""
     views = list(views)
     async with engine.begin() as conn:
+        found = await conn.execute(
+            order_views.select().where(order_views.c.order_id.in_([v.order_id for v in views]))
+        )
+        before = {row["order_id"]: view_from_row(row) for row in found.mappings()}
         for start in range(0, len(views), 1000):
             rows = [view_row(v) for v in views[start : start + 1000]]
             stmt = insert(order_views).values(rows)
@@ -65,6 +71,11 @@ async def write_views(engine: AsyncEngine, views: Iterable[OrderView]) -> None:
             await conn.execute(
                 stmt.on_conflict_do_update(index_elements=["order_id"], set_=columns)
             )
+        # Every registered read model's statement, on the same transaction's connection.
+        driver = (await conn.get_raw_connection()).driver_connection
+        changes = [(before.get(v.order_id), v) for v in views]
+        for model in registered():
+            await model.write(driver, model.fold(changes))
         customers = {v.customer_id for v in views}
         result = await conn.execute(
             order_views.select().where(order_views.c.customer_id.in_(customers))
@@ -102,6 +113,7 @@ async def publish_changes(
         scopes = {customer_scope(v.customer_id) for v in views}
         scopes |= {status_scope(v.status.value) for v in views}
         scopes |= {status_scope(s) for s in old_statuses}
+        scopes |= {scope for m in registered() for v in views for scope in m.scopes(None, v)}
         args: list[bytes | int] = [ttl]
         for view in views:
             args += [view.version, json_encoder.encode(order_to_json(view))]

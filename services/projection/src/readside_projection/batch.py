@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 from readside_core.events import (
@@ -21,9 +22,11 @@ from readside_core.events import (
 )
 from readside_core.fold import FoldOutcome, fold_order_event
 from readside_core.read_model_version import customer_scope, status_scope
+from readside_core.read_models import registered
 from readside_core.views import OrderView
 
 TopicPartition = tuple[str, int]
+READ_MODELS = registered()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,10 @@ class BatchPlan:
 
     changed: dict[UUID, OrderView] = field(default_factory=dict)
     created: set[UUID] = field(default_factory=set)  # not in the database before this batch
+    # Each changed order as it was before the plan (None: created): the registered read
+    # models (readside_core.read_models) add what changed from it to the changed view.
+    before: dict[UUID, OrderView | None] = field(default_factory=dict)
+    folded: list[Any] = field(default_factory=list)  # per READ_MODELS: what the plan adds
     dead_letters: list[DeadLetter] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     scopes: set[str] = field(default_factory=set)
@@ -126,6 +133,10 @@ class BatchPlan:
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     records: int = 0
     oldest_ms: int = 0
+
+    def changes(self) -> list[tuple[OrderView | None, OrderView]]:
+        """Every changed order: (before the plan, after it)."""
+        return [(self.before.get(order_id), view) for order_id, view in self.changed.items()]
 
     @property
     def customers(self) -> set[UUID]:
@@ -139,6 +150,13 @@ class BatchPlan:
         """
         self.changed.update(later.changed)
         self.created |= later.created
+        for order_id, view in later.before.items():
+            self.before.setdefault(order_id, view)
+        if not self.folded:
+            self.folded = later.folded
+        elif later.folded:
+            pairs = zip(READ_MODELS, self.folded, later.folded, strict=True)
+            self.folded = [model.merge(mine, theirs) for model, mine, theirs in pairs]
         self.scopes |= later.scopes
         self.next_offsets.update(later.next_offsets)
         self.records += later.records
@@ -177,6 +195,11 @@ def plan_batch(
             owners[payload.order_number] = event.order_id
         _fold_into(plan, view, event, created=view is None and event.order_id not in current)
     plan.outcomes["dead_lettered"] = len(plan.dead_letters)
+    changes = plan.changes()
+    for model in READ_MODELS:
+        plan.folded.append(model.fold(changes))
+        for before, after in changes:
+            plan.scopes.update(model.scopes(before, after))
     return plan
 
 
@@ -193,4 +216,5 @@ def _fold_into(plan: BatchPlan, view: OrderView | None, event: OrderEvent, creat
             plan.created.add(event.order_id)
         plan.scopes.add(status_scope(result.view.status))
         plan.scopes.add(customer_scope(result.view.customer_id))
+        plan.before.setdefault(event.order_id, view)
         plan.changed[event.order_id] = result.view

@@ -3,7 +3,8 @@
 Each order is created, then mostly confirmed; a confirmed order is shipped and delivered, or
 cancelled. Events of all orders interleave by time, one order's events stay in order, and
 `duplicate_rate` re-publishes some events (same event id) a little later, as a producer
-retry would. Deterministic for a given seed.
+retry would. Items come from a catalog of products (`products` of them, a few selling far more
+than the rest; an order may list a product twice). Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -43,18 +44,20 @@ def _envelope(
     }
 
 
+Catalog = list[tuple[str, str]]  # (product_id, sku)
+
+
+def _product(rng: random.Random, catalog: Catalog) -> tuple[str, str]:
+    return catalog[int(len(catalog) * rng.random() ** 2)]  # skewed: top sellers exist
+
+
 def _created_payload(
-    rng: random.Random, order_id: str, created: datetime, customers: list[str]
+    rng: random.Random, order_id: str, created: datetime, customers: list[str], catalog: Catalog
 ) -> dict[str, Any]:
     lines = [(rng.randint(1, 5), round(rng.uniform(5, 250), 2)) for _ in range(rng.randint(1, 4))]
     items = [
-        {
-            "product_id": _uuid(rng),
-            "sku": f"SKU-{rng.randint(1000, 9999)}",
-            "quantity": quantity,
-            "unit_price": price,
-        }
-        for quantity, price in lines
+        {"product_id": pid, "sku": sku, "quantity": quantity, "unit_price": price}
+        for (pid, sku), (quantity, price) in ((_product(rng, catalog), line) for line in lines)
     ]
     return {
         "customer_id": rng.choice(customers),
@@ -67,7 +70,7 @@ def _created_payload(
 
 
 def _lifecycle(
-    rng: random.Random, created: datetime, customers: list[str]
+    rng: random.Random, created: datetime, customers: list[str], catalog: Catalog
 ) -> list[tuple[datetime, dict[str, Any]]]:
     order_id = _uuid(rng)
     events: list[tuple[datetime, dict[str, Any]]] = []
@@ -75,7 +78,7 @@ def _lifecycle(
     def happen(event_type: str, at: datetime, payload: dict[str, Any]) -> None:
         events.append((at, _envelope(rng, order_id, event_type, at, payload)))
 
-    happen("OrderCreated", created, _created_payload(rng, order_id, created, customers))
+    happen("OrderCreated", created, _created_payload(rng, order_id, created, customers, catalog))
     at = created + timedelta(seconds=rng.randint(30, 3600))
     if rng.random() < 0.05:
         happen(
@@ -105,15 +108,23 @@ def _lifecycle(
 
 
 def generate(
-    orders: int, *, seed: int = 1, duplicate_rate: float = 0.0, customers: int | None = None
+    orders: int,
+    *,
+    seed: int = 1,
+    duplicate_rate: float = 0.0,
+    customers: int | None = None,
+    products: int = 1000,
 ) -> Iterator[tuple[bytes, bytes]]:
     """Yield (key, value) messages for `orders` lifecycles, interleaved by event time."""
     rng = random.Random(seed)
     customer_ids = [_uuid(rng) for _ in range(customers or max(orders // 5, 1))]
+    catalog = [(_uuid(rng), f"SKU-{n:05d}") for n in range(max(products, 1))]
     pending: list[tuple[datetime, int, dict[str, Any]]] = []
     tie = 0
     for n in range(orders):
-        for at, envelope in _lifecycle(rng, EPOCH + timedelta(seconds=n * 7), customer_ids):
+        for at, envelope in _lifecycle(
+            rng, EPOCH + timedelta(seconds=n * 7), customer_ids, catalog
+        ):
             tie += 1
             heapq.heappush(pending, (at, tie, envelope))
     recent: list[tuple[bytes, bytes]] = []

@@ -1,6 +1,7 @@
 """`readside-projection reset`: empty the read models and rewind the stored offsets.
 
-One PostgreSQL transaction empties order_views and customer_summaries and stores the new
+One PostgreSQL transaction empties every read-model table (READ_MODEL_TABLES: order_views,
+customer_summaries and the registered models') and stores the new
 offsets; then Kafka's committed offsets are set to the same figures and the query caches are
 flushed. It refuses while the consumer group has active members (scale the projection to 0
 first): a live consumer would keep writing on top of the reset.
@@ -23,6 +24,7 @@ from readside_core.connection_security import redis_kwargs
 from readside_core.db import create_engine
 from readside_core.read_model_version import (
     PUBLIC_SCHEMA,
+    READ_MODEL_TABLES,
     ReadModelVersion,
     missing_tables,
     read_model_version,
@@ -81,7 +83,8 @@ async def _reset_database(
     engine = create_engine(settings.database_url, schema=schema, pool_size=1)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text("TRUNCATE order_views, customer_summaries"))
+            emptied = ", ".join(t for t in READ_MODEL_TABLES if t != "consumer_offsets")
+            await conn.execute(text(f"TRUNCATE {emptied}"))
             c = consumer_offsets.c
             await conn.execute(
                 delete(consumer_offsets).where(

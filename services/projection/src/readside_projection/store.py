@@ -2,7 +2,8 @@
 
 Every write of a plan happens in ONE transaction: the orders created (one bulk insert), the
 orders changed (one bulk update), the summaries of the customers touched (recomputed from
-order_views), and the next offsets of every partition in the plan. The offsets are fenced:
+order_views), the statement of every registered read model (readside_core.read_models: the
+products' deltas), and the next offsets of every partition in the plan. The offsets are fenced:
 the transaction fails if another consumer moved them since this one stored them, so a
 consumer that lost its partitions in a rebalance can never apply a batch twice.
 """
@@ -16,7 +17,7 @@ import asyncpg
 
 from readside_core.repository import view_from_row
 from readside_core.views import OrderView, json_encoder
-from readside_projection.batch import BatchPlan, TopicPartition
+from readside_projection.batch import READ_MODELS, BatchPlan, TopicPartition
 
 
 class OffsetsFenced(RuntimeError):
@@ -200,6 +201,9 @@ async def write_plan(
             customers = list({v.customer_id for v in plan.changed.values()})
             await conn.fetchval(_LOCK_CUSTOMERS, customers)
             await conn.execute(_REFRESH_SUMMARIES, customers)
+            folded = plan.folded or [model.fold(plan.changes()) for model in READ_MODELS]
+            for model, added in zip(READ_MODELS, folded, strict=True):
+                await model.write(conn, added)
         await _store_offsets(conn, group, plan.next_offsets, expected)
 
 

@@ -33,6 +33,7 @@ from readside_query.live_version import LiveVersion, ReadModelFollower, ServedVe
 from readside_query.local_cache import LocalCache
 from readside_query.openapi import docs_assets, openapi_config
 from readside_query.probes import PROBE_ROUTES
+from readside_query.product_routes import PRODUCT_ROUTES
 from readside_query.reads import OrderReads
 from readside_query.redis_cache import RedisCache, connect_redis
 from readside_query.request_shape import RequestShape
@@ -160,7 +161,13 @@ def create_app(
             await services.close()
 
     return Litestar(
-        route_handlers=[*ORDER_ROUTES, *STREAM_ROUTES, *PROBE_ROUTES, docs_assets()],
+        route_handlers=[
+            *ORDER_ROUTES,
+            *PRODUCT_ROUTES,
+            *STREAM_ROUTES,
+            *PROBE_ROUTES,
+            docs_assets(),
+        ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),

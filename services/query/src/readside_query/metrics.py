@@ -80,10 +80,11 @@ class RequestStats(Collector):
 
 
 class CacheStats(Collector):
-    """Cache lookups by layer (local, redis), kind (order, number, page, summary), result."""
+    """Cache lookups by layer (local, redis), kind (order, number, page, summary, product),
+    result."""
 
     LAYERS: Final = ("local", "redis")
-    KINDS: Final = ("order", "number", "page", "summary")
+    KINDS: Final = ("order", "number", "page", "summary", "product")
 
     def __init__(self) -> None:
         self.lookups = {
@@ -96,7 +97,8 @@ class CacheStats(Collector):
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
             "readside_query_cache_lookups",
-            "Cache lookups by layer (local, redis), kind (order, number, page, summary), result.",
+            "Cache lookups by layer (local, redis), kind (order, number, page, summary, "
+            "product), result.",
             labels=["layer", "kind", "result"],
         )
         for labels, count in self.lookups.items():

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from readside_core.read_model_version import (
     PUBLIC,
     SUMMARY_QUERY,
@@ -174,6 +176,14 @@ class OrderReads:
             return None if summary is None else _encode(summary_to_json(summary))
 
         return await self._page(customer_scope(customer_id), SUMMARY_QUERY, "summary", load)
+
+    @_counted
+    async def model_page(
+        self, scope: str, query: str, kind: str, load: Callable[[AsyncEngine], Awaitable[Body]]
+    ) -> Body:
+        """A registered read model's entry (readside_core.read_models): `load` reads it from
+        this version's engine; cached in `scope` like the pages above."""
+        return await self._page(scope, query, kind, lambda: load(self._repository.engine))
 
     async def _page(
         self,

@@ -1,0 +1,44 @@
+"""The registry of read models beside the orders: ONE list, `READ_MODELS`.
+
+`order_views` (and `consumer_offsets`) are the core every model is folded from; each entry
+here adds tables (created by its migration), a pure `fold` of a batch's changed orders
+(each before and after the batch) into what the batch adds to the model, a `merge` of two
+such results (batches queued during a commit share one transaction), the `write` of one in
+the batch's transaction, and the cache scopes a changed order touches. Everything that lists
+read-model tables (`missing_tables`, `reset`,
+the exactness tests) and the projection's write path read this list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from readside_core.views import OrderView
+
+Change = tuple["OrderView | None", "OrderView"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadModel:
+    name: str
+    tables: tuple[str, ...]
+    fold: Callable[[Sequence[Change]], Any]
+    merge: Callable[[Any, Any], Any]
+    write: Callable[[asyncpg.Connection, Any], Awaitable[None]]
+    scopes: Callable[[OrderView | None, OrderView], set[str]]
+
+
+def registered() -> tuple[ReadModel, ...]:
+    """Every registered read model (imported here, so that their modules may import this)."""
+    from readside_core.products import PRODUCTS
+
+    return (PRODUCTS,)
+
+
+def registered_tables() -> tuple[str, ...]:
+    return tuple(table for model in registered() for table in model.tables)
