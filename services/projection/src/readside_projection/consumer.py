@@ -24,16 +24,16 @@ from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from readside_projection import metrics, tracing
-from readside_projection.batch import BatchPlan, DecodedBatch, Record, decode_batch
-from readside_projection.batch import plan_batch as fold_batch
+from readside_projection.batch import BatchPlan, DecodedBatch, Record, decode_batch, plan_batch
 from readside_projection.cache_sync import CacheSync
+from readside_projection.database_errors import DATABASE_ERRORS, describe
 from readside_projection.dead_letters import DeadLetterSender
 from readside_projection.ops import Health
 from readside_projection.settings import ProjectionSettings
 from readside_projection.stalls import forget_partitions, stop_partitions
 from readside_projection.store import load_views, number_owners, read_offsets
 from readside_projection.view_state import ViewState
-from readside_projection.writer import DB_OUTAGE, BatchWriter, until_drained
+from readside_projection.writer import BatchWriter, until_drained
 
 log = logging.getLogger(__name__)
 PartitionKey = tuple[str, int]
@@ -138,9 +138,9 @@ class Projection:
                     )
                 self.health.database = None
                 return stored
-            except DB_OUTAGE as exc:
-                self.health.database = f"cannot read stored offsets: {exc!r}"
-                log.warning("reading stored offsets failed, retrying in %.1fs: %r", delay, exc)
+            except DATABASE_ERRORS as exc:
+                self.health.database = f"cannot read stored offsets: {describe(exc)}"
+                log.warning("%s; retrying in %.1fs", self.health.database, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_seconds)
 
@@ -260,8 +260,8 @@ class Projection:
                         loaded = await load_views(conn, unknown)
                         owners.update(await number_owners(conn, numbers))
                     break
-                except DB_OUTAGE as exc:
-                    self.health.database = str(exc).splitlines()[0] if str(exc) else repr(exc)
+                except DATABASE_ERRORS as exc:
+                    self.health.database = describe(exc)
                     log.warning("PostgreSQL unavailable while loading views, retrying: %r", exc)
                     if self.stop.is_set() or generation != self.generation:
                         return None
@@ -270,7 +270,7 @@ class Projection:
                 return None
             self.state.put(loaded)
             current.update(loaded)
-        return fold_batch(decoded, current, owners)
+        return plan_batch(decoded, current, owners)
 
     def _record_lag(self) -> None:
         # The assignment, not self.positions: during a rebalance the two briefly differ.

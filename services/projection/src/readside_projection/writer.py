@@ -31,15 +31,13 @@ from opentelemetry import trace
 from readside_projection import metrics
 from readside_projection.batch import BatchPlan
 from readside_projection.cache_sync import CacheSync
+from readside_projection.database_errors import DATABASE_ERRORS, describe, is_rejection
 from readside_projection.ops import Health
 from readside_projection.store import OffsetsFenced, WriteConflict, write_plan
 from readside_projection.view_state import ViewState
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("readside.projection")
-# While PostgreSQL restarts, asyncpg raises connection errors, "the database system is
-# starting up" (CannotConnectNow) or admin shutdowns: all of them an outage, retried.
-DB_OUTAGE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 TopicPartitionKey = tuple[str, int]
 
 
@@ -137,14 +135,19 @@ class BatchWriter:
                 log.warning("%s; dropping what was folded and reading it again", exc)
                 await self._drop()
                 return False
-            except DB_OUTAGE as exc:
-                metrics.RETRIES.labels("database").inc()
-                self._health.database = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            except DATABASE_ERRORS as exc:
+                rejected = is_rejection(exc)
+                metrics.RETRIES.labels("rejected" if rejected else "database").inc()
+                why = describe(exc)
                 if self.stopping:
                     log.warning("stopping with an uncommitted batch: it is read again on restart")
                     self._queue.clear()
                     return False
-                log.warning("PostgreSQL unavailable, retrying in %.1fs: %r", delay, exc)
+                if rejected and why != self._health.database:
+                    log.error("%s; the batch is retried, never skipped, until that is fixed", why)
+                elif not rejected:
+                    log.warning("PostgreSQL unavailable, retrying in %.1fs: %s", delay, why)
+                self._health.database = why
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
 
