@@ -134,7 +134,7 @@ async def test_beyond_granians_own_header_count_limit_the_431_has_no_body(
 def get_routes(api_document: dict[str, Any]) -> list[str]:
     """Every GET path of the OpenAPI document, with example values in its parameters."""
     values = {"order_id": str(uuid4()), "customer_id": C, "order_number": "ORD-1"}
-    values["status"] = "SHIPPED"
+    values |= {"status": "SHIPPED", "product_id": str(uuid4())}
     return [
         path.format(**values)
         for path, item in api_document["paths"].items()
