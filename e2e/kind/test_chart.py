@@ -295,7 +295,7 @@ def test_rendered_manifests_pass_the_api_servers_dry_run(
     """Server-side dry-run of every rendering (hooks and test pod included), against the
     kind cluster or a local kube-apiserver; the CRDs are applied for real first."""
     kubectl = api_server
-    run([*kubectl, "apply", "--server-side", "-f", str(CHART / "crds")])
+    run([*kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds")])
     run(
         [
             *kubectl,

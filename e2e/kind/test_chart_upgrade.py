@@ -116,7 +116,8 @@ def test_an_upgrade_from_the_previous_chart_brings_the_crds_along(
 
     assert "readModel" in status_fields(release)
     history = json.loads(release.helm("history", "readside", "-o", "json").stdout)
-    assert [h["chart"] for h in history] == [f"readside-{PREVIOUS}", "readside-0.2.0"]
+    current = yaml.safe_load((CHART / "Chart.yaml").read_text())["version"]
+    assert [h["chart"] for h in history] == [f"readside-{PREVIOUS}", f"readside-{current}"]
     assert history[-1]["status"] == "deployed"
     # The hook cleans up after itself once it has succeeded.
     leftovers = release.kubectl("get", "job,configmap,serviceaccount", "-o", "name").stdout

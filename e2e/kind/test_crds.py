@@ -44,7 +44,7 @@ def crd_api(private_api_server: list[str]) -> Iterator[list[str]]:
     # Never the kind cluster's: applying this branch's CRDs there would replace the version
     # other users of the cluster installed (and deleting them would delete their resources).
     api_server = private_api_server
-    run([*api_server, "apply", "--server-side", "-f", str(CHART / "crds")])
+    run([*api_server, "apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds")])
     run(
         [
             *api_server,
