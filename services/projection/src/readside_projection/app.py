@@ -8,6 +8,7 @@ import gc
 import logging
 import signal
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
@@ -54,12 +55,26 @@ async def _start_with_retry(
     return False
 
 
+async def _ping(pool: asyncpg.Pool) -> None:
+    """SELECT 1 within HEALTH_CHECK_SECONDS. A connection whose query failed or timed out is
+    closed, never handed back: the pool does not reset connections, and a query cut short
+    leaves its connection mid-protocol ("another operation is in progress" for the next
+    user, which once stopped the projection while PostgreSQL restarted)."""
+    conn = await pool.acquire(timeout=HEALTH_CHECK_SECONDS)
+    try:
+        await conn.fetchval("SELECT 1", timeout=HEALTH_CHECK_SECONDS)
+    except BaseException:
+        conn.terminate()
+        raise
+    finally:
+        await pool.release(conn)
+
+
 async def _check_health(projection: Projection) -> None:
     """Keep readiness current even while no events flow."""
     while True:
         try:
-            async with asyncio.timeout(HEALTH_CHECK_SECONDS), projection.pool.acquire() as conn:
-                await conn.fetchval("SELECT 1")
+            await _ping(projection.pool)
             projection.health.database = None
         except Exception as exc:  # any failure to answer means not ready; say why
             projection.health.database = explain_postgres_error(exc)
