@@ -7,6 +7,8 @@ version's tables at no extra round trip.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -92,6 +94,22 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """No reset on release: every user of the pool closes its own transaction."""
+
+
+@asynccontextmanager
+async def pooled(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of `pool` (create_pool's) for one unit of work. If the work fails, the
+    connection is closed rather than handed back: this pool does not reset connections, and
+    a statement cut short (PostgreSQL restarting, a timeout) can leave its connection
+    mid-protocol, so that the next user fails with "another operation is in progress"."""
+    conn = await pool.acquire()
+    try:
+        yield conn
+    except BaseException:
+        conn.terminate()
+        raise
+    finally:
+        await pool.release(conn)
 
 
 async def create_pool(

@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 
 from readside_core.connection_errors import explain_postgres_error
 from readside_core.connection_security import KafkaSecurity
-from readside_core.db import create_pool
+from readside_core.db import create_pool, pooled
 from readside_core.read_model_version import PUBLIC_SCHEMA, read_model_version
 from readside_core.telemetry import setup_tracing
 from readside_kafka.diagnosis import diagnose
@@ -56,18 +56,9 @@ async def _start_with_retry(
 
 
 async def _ping(pool: asyncpg.Pool) -> None:
-    """SELECT 1 within HEALTH_CHECK_SECONDS. A connection whose query failed or timed out is
-    closed, never handed back: the pool does not reset connections, and a query cut short
-    leaves its connection mid-protocol ("another operation is in progress" for the next
-    user, which once stopped the projection while PostgreSQL restarted)."""
-    conn = await pool.acquire(timeout=HEALTH_CHECK_SECONDS)
-    try:
+    """SELECT 1 within HEALTH_CHECK_SECONDS (a connection it fails on is closed: pooled)."""
+    async with pooled(pool) as conn:
         await conn.fetchval("SELECT 1", timeout=HEALTH_CHECK_SECONDS)
-    except BaseException:
-        conn.terminate()
-        raise
-    finally:
-        await pool.release(conn)
 
 
 async def _check_health(projection: Projection) -> None:

@@ -2,9 +2,8 @@
 
 Exactly once in effect: the rows and the next offsets commit together in PostgreSQL (the
 writer, store.py), and on every partition assignment the consumer seeks to the offsets
-stored there. The loop folds batch N+1 while the writer commits batch N; what it folds on is
-its own copy of the views it owns (view_state.py), loaded from PostgreSQL only for orders it
-has not seen.
+stored there. The loop folds batch N+1 while the writer commits batch N, on its own copy of
+the views it owns (view_state.py), loaded from PostgreSQL only for orders it has not seen.
 
 Records are folded strictly in offset order per partition: a fetch that does not start where
 the last one ended (a buffer fetched before a seek, or a hole left by transaction markers or
@@ -23,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
+from readside_core.db import pooled
 from readside_projection import metrics, tracing
 from readside_projection.batch import BatchPlan, DecodedBatch, Record, decode_batch, plan_batch
 from readside_projection.cache_sync import CacheSync
@@ -132,7 +132,7 @@ class Projection:
         delay = 0.1
         while True:
             try:
-                async with self.pool.acquire() as conn:
+                async with pooled(self.pool) as conn:
                     stored = await read_offsets(
                         conn, self.settings.consumer_group, self.settings.topic
                     )
@@ -256,13 +256,13 @@ class Projection:
         if unknown or numbers:
             while True:
                 try:
-                    async with self.pool.acquire() as conn:
+                    async with pooled(self.pool) as conn:
                         loaded = await load_views(conn, unknown)
                         owners.update(await number_owners(conn, numbers))
                     break
                 except DATABASE_ERRORS as exc:
                     self.health.database = describe(exc)
-                    log.warning("PostgreSQL unavailable while loading views, retrying: %r", exc)
+                    log.warning("loading views failed, retrying: %s", self.health.database)
                     if self.stop.is_set() or generation != self.generation:
                         return None
                     await asyncio.sleep(min(self.settings.retry_max_seconds, 1.0))

@@ -28,6 +28,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from opentelemetry import trace
 
+from readside_core.db import pooled
 from readside_projection import metrics
 from readside_projection.batch import BatchPlan
 from readside_projection.cache_sync import CacheSync
@@ -156,7 +157,7 @@ class BatchWriter:
         started = time.perf_counter()
         with _tracer.start_as_current_span("projection.commit") as span:
             span.set_attribute("messaging.batch.message_count", plan.records)
-            async with self._pool.acquire() as conn:
+            async with pooled(self._pool) as conn:
                 await write_plan(conn, self._group, plan, expected)
         metrics.observe_freshness("committed", plan.oldest_ms)
         metrics.BATCH_SIZE.observe(plan.records)
