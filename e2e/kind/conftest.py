@@ -6,11 +6,12 @@ exactly what ran. The cluster is never created here: `make kind-up` (or `make e2
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from readside_testkit.kind.apiserver import can_start_local, kind_args, local_api_server
-from readside_testkit.kind.tools import KUBECONFIG, cluster_up, run, tool
+from readside_testkit.kind.tools import KUBECONFIG, apply_crds, cluster_up, run, tool
 
 
 def _require(name: str, how: str) -> str:
@@ -93,3 +94,15 @@ def private_api_server(kubectl: str) -> Iterator[list[str]]:
         pytest.skip(f"no local API server: {why_not}")
     with local_api_server() as kubeconfig:
         yield [kubectl, "--kubeconfig", str(kubeconfig)]
+
+
+@pytest.fixture(scope="module")
+def crd_api_server(kubectl: str) -> Iterator[Path]:
+    """A local etcd + kube-apiserver of the test module's own with the chart's CRDs applied
+    (the operator suites run the operator against it): its admin kubeconfig."""
+    why_not = can_start_local()
+    if why_not:
+        pytest.skip(f"no local API server: {why_not}")
+    with local_api_server() as kubeconfig:
+        apply_crds([kubectl, "--kubeconfig", str(kubeconfig)], established=True)
+        yield kubeconfig

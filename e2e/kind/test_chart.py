@@ -11,6 +11,7 @@ import yaml
 from readside_testkit.kind.tools import (
     CHART,
     VALUES,
+    apply_crds,
     documents,
     helm_template,
     run,
@@ -295,17 +296,7 @@ def test_rendered_manifests_pass_the_api_servers_dry_run(
     """Server-side dry-run of every rendering (hooks and test pod included), against the
     kind cluster or a local kube-apiserver; the CRDs are applied for real first."""
     kubectl = api_server
-    run([*kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds")])
-    run(
-        [
-            *kubectl,
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/projections.readside.io",
-            "crd/projectionreplays.readside.io",
-        ]
-    )
+    apply_crds(kubectl, established=True)
     namespace = f"readside-dryrun-{name}"
     run([*kubectl, "create", "namespace", namespace], check=False)
     run([*kubectl, "-n", namespace, "create", "serviceaccount", "default"], check=False)

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from readside_testkit.kind.release import Release
-from readside_testkit.kind.tools import CHART, CLUSTER, CONTEXT, REPO, run
+from readside_testkit.kind.tools import CHART, CLUSTER, CONTEXT, REPO, apply_crds, run
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 
@@ -73,19 +73,7 @@ def release(cluster: str, helm: str) -> Iterator[Release]:
     rel.deploy_dependencies()
     yield rel
     # Whatever happened, leave current CRDs and no release behind.
-    run(
-        [
-            cluster,
-            "--context",
-            CONTEXT,
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "-f",
-            str(CHART / "crds"),
-        ],
-        check=False,
-    )
+    apply_crds([cluster, "--context", CONTEXT], check=False)
     rel.helm("uninstall", "readside", "--wait", "--timeout", "5m", check=False, timeout=330)
     rel.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from readside_testkit.kind.tools import CHART, run
+from readside_testkit.kind.tools import apply_crds, run
 
 pytestmark = pytest.mark.kind
 
@@ -44,17 +44,7 @@ def crd_api(private_api_server: list[str]) -> Iterator[list[str]]:
     # Never the kind cluster's: applying this branch's CRDs there would replace the version
     # other users of the cluster installed (and deleting them would delete their resources).
     api_server = private_api_server
-    run([*api_server, "apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds")])
-    run(
-        [
-            *api_server,
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/projections.readside.io",
-            "crd/projectionreplays.readside.io",
-        ]
-    )
+    apply_crds(api_server, established=True)
     run([*api_server, "create", "namespace", NAMESPACE], check=False)
     yield api_server
     run(

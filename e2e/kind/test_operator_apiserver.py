@@ -28,8 +28,6 @@ from aiokafka.structs import OffsetAndMetadata
 
 from readside_testkit.kind.apiserver import (
     RESTRICTED_USER,
-    can_start_local,
-    local_api_server,
     restricted_kubeconfig,
 )
 from readside_testkit.kind.tools import BIN, CHART, REPO, run, tool, wait_for
@@ -102,24 +100,10 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(stack_env: dict[str, str]) -> Iterator[Cluster]:
-    why_not = can_start_local()
-    if why_not:
-        pytest.skip(f"no local API server: {why_not}")
-    with local_api_server() as kubeconfig:
-        c = Cluster(kubeconfig)
-        run([str(BIN / "kubectl"), "--kubeconfig", str(kubeconfig), "create", "ns", NAMESPACE])
-        run(
-            [
-                str(BIN / "kubectl"),
-                "--kubeconfig",
-                str(kubeconfig),
-                "apply",
-                "-f",
-                str(CHART / "crds"),
-            ]
-        )
-        yield c
+def cluster(stack_env: dict[str, str], crd_api_server: Path) -> Cluster:
+    cluster = Cluster(crd_api_server)
+    cluster.kubectl("create", "ns", NAMESPACE)
+    return cluster
 
 
 class OperatorProcess:

@@ -11,14 +11,14 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
-from readside_testkit.kind.apiserver import can_start_local, local_api_server
-from readside_testkit.kind.tools import BIN, CHART, run, wait_for
+from readside_testkit.kind.tools import wait_for
 
 from .test_operator_apiserver import (
     NAMESPACE,
@@ -34,15 +34,10 @@ pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")
-def cluster(stack_env: dict[str, str]) -> Iterator[Cluster]:
-    why_not = can_start_local()
-    if why_not:
-        pytest.skip(f"no local API server: {why_not}")
-    with local_api_server() as kubeconfig:
-        kubectl = [str(BIN / "kubectl"), "--kubeconfig", str(kubeconfig)]
-        run([*kubectl, "create", "ns", NAMESPACE])
-        run([*kubectl, "apply", "-f", str(CHART / "crds")])
-        yield Cluster(kubeconfig)
+def cluster(stack_env: dict[str, str], crd_api_server: Path) -> Cluster:
+    cluster = Cluster(crd_api_server)
+    cluster.kubectl("create", "ns", NAMESPACE)
+    return cluster
 
 
 @pytest.fixture(scope="module")

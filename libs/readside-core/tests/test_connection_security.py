@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,27 @@ def test_connection_errors_name_the_setting_to_change() -> None:
     assert "PGSSLMODE=verify-full" in explain_postgres_error(refused)
     wrong = Exception("WRONGPASS invalid username-password pair or user is disabled.")
     assert "REDIS_PASSWORD_FILE" in explain_redis_error(wrong)
+
+
+@pytest.mark.parametrize(
+    ("explain", "message", "advice"),
+    [
+        (explain_postgres_error, 'password authentication failed for user "u"', "PGPASSWORD_FILE"),
+        (explain_postgres_error, "the server does not support SSL", "check PGSSLMODE"),
+        (explain_postgres_error, "rejected SSL upgrade", "check PGSSLMODE"),
+        (explain_postgres_error, 'no pg_hba.conf entry for host "h", user "u"', None),
+        (explain_redis_error, "NOAUTH Authentication required.", "set REDIS_PASSWORD_FILE"),
+        (explain_redis_error, "Connection closed by server.", "rediss://"),
+        (explain_redis_error, "Connection reset by peer", "rediss://"),
+        (explain_redis_error, "Error 111 connecting to h:6379. Connection refused.", None),
+    ],
+)
+def test_each_known_error_gets_its_advice_and_others_stay_as_they_are(
+    explain: Callable[[BaseException], str], message: str, advice: str | None
+) -> None:
+    said = explain(Exception(f"{message}\nDETAIL: more"))
+    assert said.startswith(message)  # the first line only, the server's words first
+    if advice is None:
+        assert said == message
+    else:
+        assert advice in said[len(message) :]

@@ -90,16 +90,9 @@ def plan_round(
     if seen.replicas is None:
         why = f"Deployment {spec['deployment']} not found: create it or fix spec.deployment"
         return Plan(None, (Condition("Ready", False, "DeploymentNotFound", why),))
-    current = seen.replicas
     if seen.lag is None:
-        why = (
-            f"{seen.lag_error}; keeping {current} replicas. Check spec.bootstrapServers and "
-            "that the operator's pod can reach the brokers (NetworkPolicy, DNS)"
-        )
-        kafka = Condition("KafkaReachable", False, "LagUnavailable", why)
-        unknown = "lag unknown: replicas left as they are"
-        return Plan(None, (kafka, Condition("Ready", False, "LagUnavailable", unknown)))
-    lag, policy = seen.lag, policy_from(spec)
+        return _lag_unavailable(seen.lag_error, seen.replicas)
+    current, lag, policy = seen.replicas, seen.lag, policy_from(spec)
     stalls = track_stalls(
         history.stalls,
         lag,
@@ -124,6 +117,17 @@ def plan_round(
     ready = Condition("Ready", True, "LagRead", decision.reason)
     scaling = Condition("Scaling", True, "Active", decision.reason)
     return Plan(decision.desired, (*told, ready, scaling), decision.reason, extra)
+
+
+def _lag_unavailable(error: str | None, replicas: int) -> Plan:
+    """Leave the replicas alone when the lag cannot be read, and say why."""
+    why = (
+        f"{error}; keeping {replicas} replicas. Check spec.bootstrapServers and that the "
+        "operator's pod can reach the brokers (NetworkPolicy, DNS)"
+    )
+    kafka = Condition("KafkaReachable", False, "LagUnavailable", why)
+    unknown = "lag unknown: replicas left as they are"
+    return Plan(None, (kafka, Condition("Ready", False, "LagUnavailable", unknown)))
 
 
 def demand_of(lag: GroupLag, found: dict[int, float], stalled: frozenset[int]) -> Demand:

@@ -23,6 +23,7 @@ from readside_core.events import (
 )
 from readside_core.fold import fold_events
 from readside_core.views import OrderView
+from readside_testkit.orders import event
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -32,13 +33,7 @@ def _uuid(rng: random.Random) -> UUID:
 
 
 def _event(rng: random.Random, order_id: UUID, payload: OrderPayload, at: datetime) -> OrderEvent:
-    return OrderEvent(
-        event_id=_uuid(rng),
-        order_id=order_id,
-        event_type=type(payload).__name__,
-        timestamp=at,
-        payload=payload,
-    )
+    return event(order_id, payload, at, _uuid(rng))
 
 
 def order_events(rng: random.Random, customer_id: UUID) -> list[OrderEvent]:

@@ -7,6 +7,7 @@ words and our own, never a credential (asyncpg and redis-py do not echo password
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass
 
 
 def _first_line(exc: BaseException) -> str:
@@ -28,33 +29,70 @@ def _tls_hint(exc: BaseException, cafile: str, host_source: str) -> str | None:
     return None
 
 
-def explain_postgres_error(exc: BaseException) -> str:
-    """One line for a failed PostgreSQL connection, naming PGSSLMODE, PGSSLROOTCERT... ."""
-    tls = _tls_hint(exc, "PGSSLROOTCERT", "DATABASE_URL")
+@dataclass(frozen=True)
+class _Advice:
+    """What to do when the error's first line (lowercased) holds all the words of any of
+    `matches`."""
+
+    matches: tuple[tuple[str, ...], ...]
+    what_to_do: str
+
+    def applies(self, lowered: str) -> bool:
+        return any(all(word in lowered for word in words) for words in self.matches)
+
+
+_POSTGRES_ADVICE = (
+    _Advice(
+        (("password authentication failed",),),
+        "check the password (DATABASE_URL, or PGPASSWORD_FILE / PGPASSWORD)",
+    ),
+    _Advice(
+        (("no pg_hba.conf entry", "no encryption"),),
+        "the server requires TLS: set PGSSLMODE=verify-full and PGSSLROOTCERT",
+    ),
+    _Advice(
+        (("does not support ssl",), ("rejected ssl upgrade",)),
+        "the server does not offer TLS: check PGSSLMODE",
+    ),
+)
+_REDIS_ADVICE = (
+    _Advice(
+        (("wrongpass",), ("invalid username-password",)),
+        "check REDIS_USERNAME and REDIS_PASSWORD_FILE (or REDIS_PASSWORD)",
+    ),
+    _Advice(
+        (("noauth",), ("authentication required",)),
+        "Redis wants a password: set REDIS_PASSWORD_FILE (and REDIS_USERNAME)",
+    ),
+    _Advice(
+        (("connection closed by server",), ("connection reset",)),
+        "a TLS port needs a rediss:// REDIS_URL (and REDIS_SSL_CAFILE)",
+    ),
+)
+
+
+def _explain(
+    exc: BaseException,
+    cafile: str,
+    host_source: str,
+    advice: tuple[_Advice, ...],
+) -> str:
+    tls = _tls_hint(exc, cafile, host_source)
     if tls is not None:
         return tls
     text = _first_line(exc)
     lowered = text.lower()
-    if "password authentication failed" in lowered:
-        return f"{text}: check the password (DATABASE_URL, or PGPASSWORD_FILE / PGPASSWORD)"
-    if "no pg_hba.conf entry" in lowered and "no encryption" in lowered:
-        return f"{text}: the server requires TLS: set PGSSLMODE=verify-full and PGSSLROOTCERT"
-    if "does not support ssl" in lowered or "rejected ssl upgrade" in lowered:
-        return f"{text}: the server does not offer TLS: check PGSSLMODE"
+    for known in advice:
+        if known.applies(lowered):
+            return f"{text}: {known.what_to_do}"
     return text
+
+
+def explain_postgres_error(exc: BaseException) -> str:
+    """One line for a failed PostgreSQL connection, naming PGSSLMODE, PGSSLROOTCERT... ."""
+    return _explain(exc, "PGSSLROOTCERT", "DATABASE_URL", _POSTGRES_ADVICE)
 
 
 def explain_redis_error(exc: BaseException) -> str:
     """One line for a failed Redis connection, naming REDIS_URL, REDIS_SSL_CAFILE... ."""
-    tls = _tls_hint(exc, "REDIS_SSL_CAFILE", "REDIS_URL")
-    if tls is not None:
-        return tls
-    text = _first_line(exc)
-    lowered = text.lower()
-    if "wrongpass" in lowered or "invalid username-password" in lowered:
-        return f"{text}: check REDIS_USERNAME and REDIS_PASSWORD_FILE (or REDIS_PASSWORD)"
-    if "noauth" in lowered or "authentication required" in lowered:
-        return f"{text}: Redis wants a password: set REDIS_PASSWORD_FILE (and REDIS_USERNAME)"
-    if "connection closed by server" in lowered or "connection reset" in lowered:
-        return f"{text}: a TLS port needs a rediss:// REDIS_URL (and REDIS_SSL_CAFILE)"
-    return text
+    return _explain(exc, "REDIS_SSL_CAFILE", "REDIS_URL", _REDIS_ADVICE)

@@ -23,9 +23,12 @@ from readside_core.fold import FoldOutcome, fold_order_event
 from readside_core.views import OrderView, json_encoder
 
 
-def _event(order_id: UUID, payload: OrderPayload, at: datetime) -> OrderEvent:
+def event(
+    order_id: UUID, payload: OrderPayload, at: datetime, event_id: UUID | None = None
+) -> OrderEvent:
+    """The envelope of `payload` as a producer sends it (a new event id unless given)."""
     return OrderEvent(
-        event_id=uuid4(),
+        event_id=uuid4() if event_id is None else event_id,
         order_id=order_id,
         event_type=type(payload).__name__,
         timestamp=at,
@@ -36,7 +39,7 @@ def _event(order_id: UUID, payload: OrderPayload, at: datetime) -> OrderEvent:
 def _apply(
     view: OrderView | None, order_id: UUID, payload: OrderPayload, at: datetime
 ) -> OrderView:
-    result = fold_order_event(view, _event(order_id, payload, at))
+    result = fold_order_event(view, event(order_id, payload, at))
     assert result.outcome is FoldOutcome.APPLIED, result.outcome
     assert result.view is not None
     return result.view

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import redis.asyncio as aioredis
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from readside_core.cache import (
     BUMP_GENERATIONS,
@@ -76,29 +76,30 @@ async def write_views(engine: AsyncEngine, views: Iterable[OrderView]) -> None:
         changes = [(before.get(v.order_id), v) for v in views]
         for model in registered():
             await model.write(driver, model.fold(changes))
-        customers = {v.customer_id for v in views}
-        result = await conn.execute(
-            order_views.select().where(order_views.c.customer_id.in_(customers))
-        )
-        by_customer: dict[UUID, list[OrderView]] = defaultdict(list)
-        for row in result.mappings():
-            view = view_from_row(row)
-            by_customer[view.customer_id].append(view)
-        for orders in by_customer.values():
-            summary = summarize_customer(orders)
-            values = {
-                "customer_id": summary.customer_id,
-                "order_count": summary.order_count,
-                "orders_by_status": summary.orders_by_status,
-                "spent_by_currency": summary.spent_by_currency,
-                "first_order_at": summary.first_order_at,
-                "last_order_at": summary.last_order_at,
-            }
-            stmt = insert(customer_summaries).values(values)
-            update = {k: stmt.excluded[k] for k in values if k != "customer_id"}
-            await conn.execute(
-                stmt.on_conflict_do_update(index_elements=["customer_id"], set_=update)
-            )
+        await _write_summaries(conn, {v.customer_id for v in views})
+
+
+async def _write_summaries(conn: AsyncConnection, customers: set[UUID]) -> None:
+    """Recompute the customers' summaries from their stored orders."""
+    of_customers = order_views.select().where(order_views.c.customer_id.in_(customers))
+    result = await conn.execute(of_customers)
+    by_customer: dict[UUID, list[OrderView]] = defaultdict(list)
+    for row in result.mappings():
+        view = view_from_row(row)
+        by_customer[view.customer_id].append(view)
+    for orders in by_customer.values():
+        summary = summarize_customer(orders)
+        values = {
+            "customer_id": summary.customer_id,
+            "order_count": summary.order_count,
+            "orders_by_status": summary.orders_by_status,
+            "spent_by_currency": summary.spent_by_currency,
+            "first_order_at": summary.first_order_at,
+            "last_order_at": summary.last_order_at,
+        }
+        stmt = insert(customer_summaries).values(values)
+        update = {k: stmt.excluded[k] for k in values if k != "customer_id"}
+        await conn.execute(stmt.on_conflict_do_update(index_elements=["customer_id"], set_=update))
 
 
 async def publish_changes(

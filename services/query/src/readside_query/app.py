@@ -133,6 +133,27 @@ def create_app(
     shared with the Edge fast path)."""
     local = new_local_cache(settings) if local is None else local
     live = LiveVersion() if live is None else live
+    return Litestar(
+        route_handlers=[
+            *ORDER_ROUTES,
+            *PRODUCT_ROUTES,
+            *STREAM_ROUTES,
+            *PROBE_ROUTES,
+            docs_assets(),
+        ],
+        lifespan=[_lifespan(settings, local, live)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=openapi_config(),
+        state=State({"local_cache": local, "live": live}),
+        debug=False,
+    )
+
+
+def _lifespan(
+    settings: QuerySettings, local: LocalCache, live: LiveVersion
+) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    """Start the services before the first request, put them on the app's state, close them
+    at shutdown."""
     gate_config = GateConfig(
         settings.kafka_topic,
         settings.consumer_group,
@@ -160,20 +181,7 @@ def create_app(
         finally:
             await services.close()
 
-    return Litestar(
-        route_handlers=[
-            *ORDER_ROUTES,
-            *PRODUCT_ROUTES,
-            *STREAM_ROUTES,
-            *PROBE_ROUTES,
-            docs_assets(),
-        ],
-        lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,
-        openapi_config=openapi_config(),
-        state=State({"local_cache": local, "live": live}),
-        debug=False,
-    )
+    return lifespan
 
 
 def new_local_cache(settings: QuerySettings) -> LocalCache:

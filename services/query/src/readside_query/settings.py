@@ -67,28 +67,15 @@ class QuerySettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> QuerySettings:
         """Read and check every setting; raise SettingsError naming the first bad one."""
-        database_url = env_str("DATABASE_URL", env=env)
-        try:
-            async_database_url(database_url)
-        except ValueError as exc:
-            raise SettingsError(str(exc)) from None
-        redis_url = env_str("REDIS_URL", env=env)
-        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise SettingsError(f"REDIS_URL={redis_url!r} is not a URL like redis://host:6379/0")
-        port = env_int("PORT", 8081, minimum=1, env=env)
-        if port > 65535:
-            raise SettingsError(f"PORT={port} is above the maximum of 65535")
-        log_level = env_str("LOG_LEVEL", "info", env=env).lower()
-        if log_level not in LOG_LEVELS:
-            raise SettingsError(f"LOG_LEVEL={log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+        database_url, redis_url = _urls(env)
         return cls(
             database_url=database_url,
             redis_url=redis_url,
             cache_ttl_seconds=env_int("CACHE_TTL_SECONDS", 300, minimum=1, env=env),
-            port=port,
+            port=_port(env),
             host=env_str("HOST", "0.0.0.0", env=env),
             workers=env_int("WORKERS", 1, minimum=1, env=env),
-            log_level=log_level,
+            log_level=_log_level(env),
             local_cache_size=env_int("LOCAL_CACHE_SIZE", 10_000, minimum=0, env=env),
             db_pool_size=env_int("DB_POOL_SIZE", 10, minimum=1, env=env),
             redis_timeout_seconds=env_float("REDIS_TIMEOUT_SECONDS", 0.25, minimum=0.001, env=env),
@@ -109,6 +96,33 @@ class QuerySettings:
             postgres=PostgresSecurity.from_env(env, database_url),
             redis=RedisSecurity.from_env(env, redis_url),
         )
+
+
+def _urls(env: Mapping[str, str] | None) -> tuple[str, str]:
+    """DATABASE_URL and REDIS_URL, each checked for its scheme."""
+    database_url = env_str("DATABASE_URL", env=env)
+    try:
+        async_database_url(database_url)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    redis_url = env_str("REDIS_URL", env=env)
+    if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"REDIS_URL={redis_url!r} is not a URL like redis://host:6379/0")
+    return database_url, redis_url
+
+
+def _port(env: Mapping[str, str] | None) -> int:
+    port = env_int("PORT", 8081, minimum=1, env=env)
+    if port > 65535:
+        raise SettingsError(f"PORT={port} is above the maximum of 65535")
+    return port
+
+
+def _log_level(env: Mapping[str, str] | None) -> str:
+    log_level = env_str("LOG_LEVEL", "info", env=env).lower()
+    if log_level not in LOG_LEVELS:
+        raise SettingsError(f"LOG_LEVEL={log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    return log_level
 
 
 def _env_bool(name: str, default: bool, env: Mapping[str, str] | None) -> bool:

@@ -43,73 +43,74 @@ def local_api_server() -> Iterator[Path]:
     """Start etcd and kube-apiserver; yield an admin kubeconfig; stop them."""
     with tempfile.TemporaryDirectory(prefix="readside-apiserver-") as folder:
         root = Path(folder)
-        run(["openssl", "genrsa", "-out", str(root / "sa.key"), "2048"])
-        run(
-            ["openssl", "rsa", "-in", str(root / "sa.key"), "-pubout", "-out", str(root / "sa.pub")]
-        )
-        token = "readside-e2e-token"
-        (root / "tokens.csv").write_text(
-            f"{token},admin,admin,system:masters\n{RESTRICTED_TOKEN},{RESTRICTED_USER},restricted\n"
-        )
-        client, peer, secure = free_port(), free_port(), free_port()
-        etcd = subprocess.Popen(
-            [
-                str(BIN / "etcd"),
-                "--data-dir",
-                str(root / "etcd"),
-                "--listen-client-urls",
-                f"http://127.0.0.1:{client}",
-                "--advertise-client-urls",
-                f"http://127.0.0.1:{client}",
-                "--listen-peer-urls",
-                f"http://127.0.0.1:{peer}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=(root / "etcd.log").open("wb"),
-        )
-        apiserver = subprocess.Popen(
-            [
-                str(BIN / "kube-apiserver"),
-                f"--etcd-servers=http://127.0.0.1:{client}",
-                f"--secure-port={secure}",
-                "--bind-address=127.0.0.1",
-                f"--cert-dir={root / 'certs'}",
-                "--service-account-issuer=https://kubernetes.default.svc",
-                f"--service-account-key-file={root / 'sa.pub'}",
-                f"--service-account-signing-key-file={root / 'sa.key'}",
-                f"--token-auth-file={root / 'tokens.csv'}",
-                "--authorization-mode=RBAC",
-                "--service-cluster-ip-range=10.96.0.0/16",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=(root / "apiserver.log").open("wb"),
-        )
+        token = _keys_and_tokens(root)
+        client, secure = free_port(), free_port()
+        processes = [_start_etcd(root, client), _start_apiserver(root, client, secure)]
         kubeconfig = root / "kubeconfig"
         kubeconfig.write_text(KUBECONFIG_TEMPLATE.format(port=secure, token=token))
         restricted = restricted_kubeconfig(kubeconfig)
         restricted.write_text(KUBECONFIG_TEMPLATE.format(port=secure, token=RESTRICTED_TOKEN))
         try:
-            kubectl = str(BIN / "kubectl")
+            kubectl = [str(BIN / "kubectl"), "--kubeconfig", str(kubeconfig)]
             wait_for(
                 "the local kube-apiserver's /readyz",
                 lambda: (
-                    run(
-                        [kubectl, "--kubeconfig", str(kubeconfig), "get", "--raw", "/readyz"],
-                        check=False,
-                        timeout=15,
-                    ).returncode
+                    run([*kubectl, "get", "--raw", "/readyz"], check=False, timeout=15).returncode
                     == 0
                 ),
                 timeout=120,
             )
             yield kubeconfig
         finally:
-            for proc in (apiserver, etcd):
+            for proc in reversed(processes):
                 proc.terminate()
                 try:
                     proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def _keys_and_tokens(root: Path) -> str:
+    """The service-account signing keys and the token file in `root`; the admin's token."""
+    run(["openssl", "genrsa", "-out", str(root / "sa.key"), "2048"])
+    run(["openssl", "rsa", "-in", str(root / "sa.key"), "-pubout", "-out", str(root / "sa.pub")])
+    token = "readside-e2e-token"
+    (root / "tokens.csv").write_text(
+        f"{token},admin,admin,system:masters\n{RESTRICTED_TOKEN},{RESTRICTED_USER},restricted\n"
+    )
+    return token
+
+
+def _start_etcd(root: Path, client: int) -> subprocess.Popen[bytes]:
+    url = f"http://127.0.0.1:{client}"
+    args = ["--data-dir", str(root / "etcd"), "--listen-client-urls", url]
+    args += ["--advertise-client-urls", url]
+    args += ["--listen-peer-urls", f"http://127.0.0.1:{free_port()}"]
+    return subprocess.Popen(
+        [str(BIN / "etcd"), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "etcd.log").open("wb"),
+    )
+
+
+def _start_apiserver(root: Path, client: int, secure: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            str(BIN / "kube-apiserver"),
+            f"--etcd-servers=http://127.0.0.1:{client}",
+            f"--secure-port={secure}",
+            "--bind-address=127.0.0.1",
+            f"--cert-dir={root / 'certs'}",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-account-key-file={root / 'sa.pub'}",
+            f"--service-account-signing-key-file={root / 'sa.key'}",
+            f"--token-auth-file={root / 'tokens.csv'}",
+            "--authorization-mode=RBAC",
+            "--service-cluster-ip-range=10.96.0.0/16",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "apiserver.log").open("wb"),
+    )
 
 
 def can_start_local() -> str | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from readside_testkit.kind.release import Release
-from readside_testkit.kind.tools import CHART, CONTEXT, run, wait_for
+from readside_testkit.kind.tools import CONTEXT, apply_crds, run, wait_for
 
 PROJECTION = "orders"
 DEPLOYMENT = "readside-projection"
@@ -38,18 +38,7 @@ class Operated(Release):
         )
         self.deploy_dependencies()
         # helm installs crds/ only when absent and never upgrades them: bring them up to date.
-        run(
-            [
-                self.kubectl_bin,
-                "--context",
-                CONTEXT,
-                "apply",
-                "--server-side",
-                "--force-conflicts",
-                "-f",
-                str(CHART / "crds"),
-            ]
-        )
+        apply_crds([self.kubectl_bin, "--context", CONTEXT])
         self.install("operator.enabled=true", *sets)
 
     def psql(self, sql: str) -> str:

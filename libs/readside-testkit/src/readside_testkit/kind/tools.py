@@ -99,6 +99,27 @@ def wait_for(
         time.sleep(every)
 
 
+def apply_crds(kubectl: list[str], *, established: bool = False, check: bool = True) -> None:
+    """Apply the chart's current CRDs server-side, with `kubectl` (the binary and its
+    connection arguments). --force-conflicts: Tilt's create and the operator's apply-crds own
+    .spec.versions once the schema changes. With `established`, wait until both serve."""
+    run(
+        [*kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds")],
+        check=check,
+    )
+    if established:
+        run(
+            [
+                *kubectl,
+                "wait",
+                "--for=condition=Established",
+                "--timeout=60s",
+                "crd/projections.readside.io",
+                "crd/projectionreplays.readside.io",
+            ]
+        )
+
+
 def cluster_up() -> bool:
     kubectl = tool("kubectl")
     if kubectl is None or not KUBECONFIG.exists():
