@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from readside_testkit.kind.apiserver import can_start_local, kind_args, local_api_server
-from readside_testkit.kind.tools import KUBECONFIG, apply_crds, cluster_up, run, tool
+from readside_testkit.kind.tools import CLUSTER, KUBECONFIG, apply_crds, cluster_up, run, tool
 
 
 def _require(name: str, how: str) -> str:
@@ -68,6 +68,16 @@ def app_images_in_docker() -> None:
     for image in ("readside-query:dev", "readside-projection:dev"):
         if run(["docker", "image", "inspect", image], check=False, timeout=30).returncode != 0:
             pytest.skip(f"{image} is not built; run `make images-app kind-load-app`")
+
+
+@pytest.fixture(scope="session")
+def app_images_in_kind(cluster: str) -> None:
+    """The three app images are loaded into the kind node (else skip, naming the command)."""
+    node = f"{CLUSTER}-control-plane"
+    images = run(["docker", "exec", node, "crictl", "images", "-o", "json"], check=False)
+    for image in ("readside-query:dev", "readside-projection:dev", "readside-operator:dev"):
+        if image not in images.stdout:
+            pytest.skip(f"{image} is not loaded into kind; run `make images-app kind-load-app`")
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from readside_testkit.kind.release import Release
-from readside_testkit.kind.tools import CHART, CLUSTER, CONTEXT, REPO, apply_crds, run
+from readside_testkit.kind.tools import CHART, CONTEXT, REPO, apply_crds, run
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 
@@ -63,12 +63,7 @@ def status_fields(release: Release) -> set[str]:
 
 
 @pytest.fixture
-def release(cluster: str, helm: str) -> Iterator[Release]:
-    node = f"{CLUSTER}-control-plane"
-    images = run(["docker", "exec", node, "crictl", "images", "-o", "json"], check=False)
-    for image in ("readside-query:dev", "readside-projection:dev", "readside-operator:dev"):
-        if image not in images.stdout:
-            pytest.skip(f"{image} is not loaded into kind; run `make images-app kind-load-app`")
+def release(cluster: str, helm: str, app_images_in_kind: None) -> Iterator[Release]:
     rel = Release(cluster, helm, NAMESPACE)
     rel.deploy_dependencies()
     yield rel

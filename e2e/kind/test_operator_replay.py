@@ -20,7 +20,7 @@ import pytest
 from readside_testkit.kind.operated import PROJECTION, Operated
 from readside_testkit.kind.port_forward import PortForward, served_exactly
 from readside_testkit.kind.release import EXPECTED, SAMPLE
-from readside_testkit.kind.tools import CLUSTER, REPO, run, wait_for
+from readside_testkit.kind.tools import REPO, run, wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 
@@ -30,12 +30,7 @@ PAUSE = "readside.io/autoscaling-paused-by"
 
 
 @pytest.fixture(scope="module")
-def release(cluster: str, helm: str) -> Iterator[Operated]:
-    node = f"{CLUSTER}-control-plane"
-    images = run(["docker", "exec", node, "crictl", "images", "-o", "json"], check=False)
-    for image in ("readside-query:dev", "readside-projection:dev", "readside-operator:dev"):
-        if image not in images.stdout:
-            pytest.skip(f"{image} is not loaded into kind; run `make images-app kind-load-app`")
+def release(cluster: str, helm: str, app_images_in_kind: None) -> Iterator[Operated]:
     rel = Operated(cluster, helm, NAMESPACE)
     rel.fresh_install(
         # The shared kind node has 2 CPUs: other suites' releases hold most of the requests.

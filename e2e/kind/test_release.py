@@ -18,19 +18,14 @@ import pytest
 
 from readside_testkit.kind.port_forward import PortForward, served_exactly
 from readside_testkit.kind.release import EXPECTED, SAMPLE, Release
-from readside_testkit.kind.tools import CLUSTER, REPO, run, wait_for
+from readside_testkit.kind.tools import REPO, run, wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def release(cluster: str, helm: str) -> Release:
+def release(cluster: str, helm: str, app_images_in_kind: None) -> Release:
     kubectl = cluster
-    node = f"{CLUSTER}-control-plane"
-    images = run(["docker", "exec", node, "crictl", "images", "-o", "json"], check=False)
-    for image in ("readside-query:dev", "readside-projection:dev"):
-        if image not in images.stdout:
-            pytest.skip(f"{image} is not loaded into kind; run `make images-app kind-load-app`")
     rel = Release(kubectl, helm)
     rel.deploy_dependencies()
     rel.install()

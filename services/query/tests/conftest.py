@@ -51,16 +51,17 @@ async def sample_views(engine: AsyncEngine, sample_events_path: Path) -> dict[UU
 
 
 @pytest.fixture(scope="session")
-def query_service(
+def sample_env(
     database_url: str, query_redis_url: str, sample_views: dict[UUID, OrderView]
-) -> Iterator[str]:
+) -> dict[str, str]:
+    """The environment of a query service over the loaded sample."""
+    return {"DATABASE_URL": database_url, "REDIS_URL": query_redis_url}
+
+
+@pytest.fixture(scope="session")
+def query_service(sample_env: dict[str, str]) -> Iterator[str]:
     """A real `readside-query` (Granian) over the loaded database; yields its base URL."""
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": query_redis_url,
-        "REDIS_BREAKER_SECONDS": "0.5",
-    }
-    with running_query_service(env) as base_url:
+    with running_query_service({**sample_env, "REDIS_BREAKER_SECONDS": "0.5"}) as base_url:
         yield base_url
 
 

@@ -17,11 +17,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def service(
-    database_url: str, query_redis_url: str, sample_views: dict[UUID, OrderView]
-) -> Iterator[str]:
-    env = {"DATABASE_URL": database_url, "REDIS_URL": query_redis_url, "DB_POOL_SIZE": "4"}
-    with running_query_service(env) as base:
+def service(sample_env: dict[str, str]) -> Iterator[str]:
+    with running_query_service({**sample_env, "DB_POOL_SIZE": "4"}) as base:
         yield base
 
 

@@ -10,12 +10,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from uuid import UUID
 
 import httpx
 import pytest
 
-from readside_core.views import OrderView
 from readside_testkit.processes import running_query_service
 
 pytestmark = pytest.mark.integration
@@ -24,17 +22,10 @@ HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
-def fuzzed_service(
-    database_url: str, query_redis_url: str, sample_views: dict[UUID, OrderView]
-) -> Iterator[str]:
+def fuzzed_service(sample_env: dict[str, str]) -> Iterator[str]:
     """Gated reads wait 0.1 s at most: nothing projects here, so a gate is never reached."""
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": query_redis_url,
-        "GATED_WAIT_SECONDS": "0.05",
-        "GATED_WAIT_MAX_SECONDS": "0.1",
-    }
-    with running_query_service(env) as base_url:
+    gates = {"GATED_WAIT_SECONDS": "0.05", "GATED_WAIT_MAX_SECONDS": "0.1"}
+    with running_query_service({**sample_env, **gates}) as base_url:
         yield base_url
 
 
