@@ -57,6 +57,15 @@ def create(kubectl: list[str], obj: dict, check: bool = True) -> subprocess.Comp
     return run([*kubectl, "create", "-f", "-"], input_text=yaml.safe_dump(obj), check=check)
 
 
+def patch_status(
+    kubectl: list[str], kind: str, name: str, status: dict, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """A merge patch of the status subresource, as the operator writes it."""
+    body = json.dumps({"status": status})
+    args = ["patch", kind, name, "--subresource", "status", "--type", "merge", "-p", body]
+    return run([*kubectl, "-n", NAMESPACE, *args], check=check)
+
+
 def with_spec(obj: dict, name: str, **spec: object) -> dict:
     return {**obj, "metadata": {**obj["metadata"], "name": name}, "spec": {**obj["spec"], **spec}}
 
@@ -146,47 +155,15 @@ def test_replay_spec_is_immutable(crd_api: list[str]) -> None:
 
 def test_status_subresource_feeds_the_printer_columns(crd_api: list[str]) -> None:
     kubectl = crd_api
-    run(
-        [
-            *kubectl,
-            "-n",
-            NAMESPACE,
-            "patch",
-            "projectionreplay",
-            "rebuild",
-            "--subresource",
-            "status",
-            "--type",
-            "merge",
-            "-p",
-            '{"status":{"phase":"Replaying","progress":{"eventsReplayed":120,"percent":60}}}',
-        ]
-    )
-    run(
-        [
-            *kubectl,
-            "-n",
-            NAMESPACE,
-            "patch",
-            "projection",
-            "orders",
-            "--subresource",
-            "status",
-            "--type",
-            "merge",
-            "-p",
-            json.dumps(
-                {
-                    "status": {
-                        "lag": {"total": 1234, "seconds": 42.5},
-                        "replicas": 2,
-                        "desiredReplicas": 3,
-                        "conditions": [{"type": "Stalled", "status": "True"}],
-                    }
-                }
-            ),
-        ]
-    )
+    progress = {"phase": "Replaying", "progress": {"eventsReplayed": 120, "percent": 60}}
+    patch_status(kubectl, "projectionreplay", "rebuild", progress)
+    lag = {
+        "lag": {"total": 1234, "seconds": 42.5},
+        "replicas": 2,
+        "desiredReplicas": 3,
+        "conditions": [{"type": "Stalled", "status": "True"}],
+    }
+    patch_status(kubectl, "projection", "orders", lag)
     replays = run([*kubectl, "-n", NAMESPACE, "get", "replay"]).stdout.split("\n")
     assert replays[0].split() == ["NAME", "PROJECTION", "STRATEGY", "PHASE", "PROGRESS", "AGE"]
     assert replays[1].split()[:5] == ["rebuild", "orders", "BlueGreen", "Replaying", "60"]
@@ -194,21 +171,5 @@ def test_status_subresource_feeds_the_printer_columns(crd_api: list[str]) -> Non
     header = ["NAME", "LAG", "LAG", "SECONDS", "STALLED", "REPLICAS", "DESIRED", "AGE"]
     assert projections[0].split() == header
     assert projections[1].split()[:6] == ["orders", "1234", "42.5", "True", "2", "3"]
-    bad = run(
-        [
-            *kubectl,
-            "-n",
-            NAMESPACE,
-            "patch",
-            "projectionreplay",
-            "rebuild",
-            "--subresource",
-            "status",
-            "--type",
-            "merge",
-            "-p",
-            '{"status":{"phase":"Exploded"}}',
-        ],
-        check=False,
-    )
+    bad = patch_status(kubectl, "projectionreplay", "rebuild", {"phase": "Exploded"}, check=False)
     assert bad.returncode != 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +18,8 @@ import pytest
 
 from readside_testkit.kind.operated import PROJECTION, Operated
 from readside_testkit.kind.port_forward import PortForward, served_exactly
-from readside_testkit.kind.release import EXPECTED, SAMPLE
-from readside_testkit.kind.tools import REPO, run, wait_for
+from readside_testkit.kind.release import EXPECTED, SAMPLE, generate_orders
+from readside_testkit.kind.tools import REPO, wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 
@@ -148,11 +147,7 @@ def test_replay_from_a_timestamp_rebuilds_from_that_point(
     release: Operated, api: PortForward, tmp_path: Path
 ) -> None:
     later = tmp_path / "later.events.jsonl"
-    generator = REPO / ".venv" / "bin" / "readside-events"
-    run([str(generator), "generate", "--orders", "15", "--seed", "7", "--out", str(later)])
-    per_order = Counter(
-        json.loads(line)["value"]["aggregate_id"] for line in later.read_text().splitlines() if line
-    )
+    per_order = generate_orders(later, 15, 7)
     time.sleep(2)
     since = datetime.now(UTC).replace(microsecond=0)
     time.sleep(2)
@@ -198,8 +193,7 @@ def test_deleting_a_running_replay_leaves_the_projection_running_and_autoscaled(
     )
     # Still projecting: new events are served.
     extra = REPO / ".local" / "op-e2e-extra.events.jsonl"
-    generator = REPO / ".venv" / "bin" / "readside-events"
-    run([str(generator), "generate", "--orders", "3", "--seed", "99", "--out", str(extra)])
+    generate_orders(extra, 3, 99)
     release.publish_file(extra)
     order_id = json.loads(extra.read_text().splitlines()[0])["value"]["aggregate_id"]
     wait_for(
@@ -233,8 +227,7 @@ def test_lag_scales_the_projection_to_the_partition_cap_then_in_then_to_zero_and
     release.kubectl("patch", "projection", PROJECTION, "--type=merge", "-p", json.dumps(patch))
     wait_for("idle projection scaled to zero", lambda: release.replicas() == 0, timeout=120)
     burst = tmp_path / "burst.events.jsonl"
-    generator = REPO / ".venv" / "bin" / "readside-events"
-    run([str(generator), "generate", "--orders", "700", "--seed", "11", "--out", str(burst)])
+    generate_orders(burst, 700, 11)
     lines = len(burst.read_text().splitlines())
     assert lines > 1500  # ceil(lag / 500) > 3 partitions
     seen: list[int] = []
@@ -251,7 +244,7 @@ def test_lag_scales_the_projection_to_the_partition_cap_then_in_then_to_zero_and
     reasons = json.loads(release.events_of(PROJECTION))["items"]
     assert sum(1 for e in reasons if e["reason"] == "Scaled") >= 3
     one = tmp_path / "one.events.jsonl"
-    run([str(generator), "generate", "--orders", "1", "--seed", "12", "--out", str(one)])
+    generate_orders(one, 1, 12)
     release.publish_file(one)
     wait_for("woken to one replica", lambda: release.replicas() == 1, timeout=120)
     order_id = json.loads(one.read_text().splitlines()[0])["value"]["aggregate_id"]
@@ -338,8 +331,7 @@ def test_blue_green_replay_swaps_while_clients_keep_reading(
     ).stdout.strip()
     # The live projection moved: new events land in the new version.
     extra = REPO / ".local" / "op-e2e-bg.events.jsonl"
-    generator = REPO / ".venv" / "bin" / "readside-events"
-    run([str(generator), "generate", "--orders", "2", "--seed", "5", "--out", str(extra)])
+    generate_orders(extra, 2, 5)
     release.publish_file(extra)
     order_id = json.loads(extra.read_text().splitlines()[0])["value"]["aggregate_id"]
     wait_for("a new order served", lambda: api.get(f"/api/v1/orders/{order_id}")[0] == 200, 180)

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from readside_testkit.kind.port_forward import PortForward, served_exactly
-from readside_testkit.kind.release import EXPECTED, SAMPLE, Release
-from readside_testkit.kind.tools import REPO, run, wait_for
+from readside_testkit.kind.release import EXPECTED, SAMPLE, Release, generate_orders
+from readside_testkit.kind.tools import wait_for
 
 pytestmark = [pytest.mark.kind, pytest.mark.e2e, pytest.mark.slow]
 
@@ -62,17 +61,11 @@ def test_upgrade_changing_a_value_rolls_pods_without_losing_an_event(
     release: Release, api: PortForward, tmp_path: Path
 ) -> None:
     events = tmp_path / "upgrade.events.jsonl"
-    generator = REPO / ".venv" / "bin" / "readside-events"
     # The release's namespace outlives a run: orders of an earlier run (same seed, another
     # generator version) would already hold versions. A seed of this run's own (printed on
     # failure) gives orders nobody published before.
     seed = str(int(time.time()))
-    run([str(generator), "generate", "--orders", "120", "--seed", seed, "--out", str(events)])
-    per_order = Counter(
-        json.loads(line)["value"]["aggregate_id"]
-        for line in events.read_text().splitlines()
-        if line.strip()
-    )
+    per_order = generate_orders(events, 120, seed)
     before = {c: release.pod_uids(c) for c in ("query", "projection")}
     level = json.loads(release.helm("get", "values", "readside", "-o", "json").stdout).get(
         "logLevel", "INFO"

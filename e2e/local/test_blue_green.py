@@ -24,7 +24,7 @@ from readside_core.db import create_engine
 from readside_core.fixtures import read_messages
 from readside_projection.events_tool import publish
 from readside_testkit.ports import free_port
-from readside_testkit.processes import LocalProcesses
+from readside_testkit.processes import LocalProcesses, isolated_env
 from readside_testkit.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -43,17 +43,7 @@ class Processes(LocalProcesses):
 
 @pytest.fixture
 def side(fresh_database_url: str, stack_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
-    suffix = uuid.uuid4().hex[:8]
-    env = {
-        **stack_env,
-        "REDIS_URL": stack_env["REDIS_URL"].rpartition("/")[0] + f"/{REDIS_DB}",
-        "DATABASE_URL": fresh_database_url,
-        "KAFKA_TOPIC": f"order-events-{suffix}",
-        "CONSUMER_GROUP": f"projection-{suffix}",
-        "OPS_PORT": "0",
-        "BATCH_TIMEOUT_MS": "20",
-        "LOG_LEVEL": "INFO",
-    }
+    env = {**isolated_env(stack_env, fresh_database_url, REDIS_DB), "LOG_LEVEL": "INFO"}
     processes = Processes(env, tmp_path)
     yield processes
     processes.stop()

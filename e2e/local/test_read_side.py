@@ -7,7 +7,6 @@ against the local stack, each test on its own topic, group and database.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import pytest
 from readside_core.fixtures import read_messages
 from readside_projection.events_tool import publish
 from readside_testkit.ports import free_port
-from readside_testkit.processes import LocalProcesses
+from readside_testkit.processes import LocalProcesses, isolated_env
 from readside_testkit.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -57,19 +56,7 @@ class ReadSide:
 def read_side(
     fresh_database_url: str, stack_env: dict[str, str], tmp_path: Path
 ) -> Iterator[ReadSide]:
-    suffix = uuid.uuid4().hex[:8]
-    # A Redis database of its own, emptied: cache keys are per deployment, not per topic.
-    redis_url = stack_env["REDIS_URL"].rpartition("/")[0] + "/5"
-    subprocess.run(["redis-cli", "-u", redis_url, "FLUSHDB"], check=True, capture_output=True)
-    env = {
-        **stack_env,
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": fresh_database_url,
-        "KAFKA_TOPIC": f"order-events-{suffix}",
-        "CONSUMER_GROUP": f"projection-{suffix}",
-        "OPS_PORT": "0",
-        "BATCH_TIMEOUT_MS": "20",
-    }
+    env = isolated_env(stack_env, fresh_database_url, 5)
     side = ReadSide(env, tmp_path)
     yield side
     side.stop()

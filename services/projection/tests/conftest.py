@@ -172,6 +172,13 @@ class ProjectionHarness:
             logs = [p.log_tail() for p in self.processes]
             pytest.fail(f"not caught up after {within}s: stored {stored}, end {ends}\n{logs}")
 
+    async def project_then_stop(self, messages: Iterable[Message]) -> None:
+        """Publish, run a projection until it has stored the end, stop it (SIGTERM)."""
+        await self.publish(messages)
+        process = self.projection()
+        await self.wait_caught_up()
+        assert process.kill(signal.SIGTERM) == 0
+
     async def read_model(self, schema: str = "public") -> ReadModel:
         engine = create_engine(self.database_url, schema=schema, pool_size=1)
         try:

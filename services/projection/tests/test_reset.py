@@ -66,10 +66,7 @@ async def test_reset_to_earliest_rebuilds_a_corrupted_read_model_exactly(
 async def test_reset_dry_run_reports_offsets_and_changes_nothing(
     harness: Any, sample_events_path: Path
 ) -> None:
-    await harness.publish(read_messages(sample_events_path))
-    process = harness.projection()
-    await harness.wait_caught_up()
-    process.kill(signal.SIGTERM)
+    await harness.project_then_stop(read_messages(sample_events_path))
     before = await harness.read_model()
     stored = await harness.stored_offsets()
 
@@ -105,10 +102,7 @@ async def test_bad_reset_requests_are_refused_with_a_reason(
 async def test_reset_to_a_timestamp_replays_from_the_first_event_at_or_after_it(
     harness: Any, sample_events_path: Path
 ) -> None:
-    await harness.publish(read_messages(sample_events_path))
-    process = harness.projection()
-    await harness.wait_caught_up()
-    process.kill(signal.SIGTERM)
+    await harness.project_then_stop(read_messages(sample_events_path))
     # Every sample event was published moments ago: a timestamp in the past hour replays all.
     from datetime import UTC, datetime, timedelta
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+import redis
 
 from readside_testkit.ports import free_port
 from readside_testkit.waiting import wait_until
@@ -27,6 +29,28 @@ def projection_command(*args: str) -> list[str]:
 def query_command() -> list[str]:
     """`readside-query` (Granian) with this interpreter; PORT and HOST come from the env."""
     return [sys.executable, "-m", "readside_query.main"]
+
+
+def isolated_env(stack_env: dict[str, str], database_url: str, redis_db: int) -> dict[str, str]:
+    """The read side's environment on the local stack with a topic and a consumer group of its
+    own, `database_url`, and Redis database `redis_db`, emptied (cache keys are per
+    deployment, not per topic)."""
+    redis_url = stack_env["REDIS_URL"].rpartition("/")[0] + f"/{redis_db}"
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        **stack_env,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "KAFKA_TOPIC": f"order-events-{suffix}",
+        "CONSUMER_GROUP": f"projection-{suffix}",
+        "OPS_PORT": "0",
+        "BATCH_TIMEOUT_MS": "20",
+    }
 
 
 class LocalProcesses:

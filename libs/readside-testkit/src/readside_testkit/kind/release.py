@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,26 @@ from readside_testkit.kind.tools import CHART, CONTEXT, REPO, run, tool, tool_en
 NAMESPACE = os.environ.get("READSIDE_E2E_NAMESPACE", "readside-e2e")
 SAMPLE = REPO / "e2e" / "fixtures" / "sample.events.jsonl"
 EXPECTED = json.loads((REPO / "e2e" / "fixtures" / "sample.expected.json").read_text())
+
+
+def generate_orders(out: Path, orders: int, seed: int | str) -> Counter[str]:
+    """`readside-events generate` of `orders` orders into `out` (JSON lines); each order id's
+    number of events, which is the version it is served at once all are folded."""
+    generator = REPO / ".venv" / "bin" / "readside-events"
+    run(
+        [
+            str(generator),
+            "generate",
+            "--orders",
+            str(orders),
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+        ]
+    )
+    lines = [line for line in out.read_text().splitlines() if line.strip()]
+    return Counter(json.loads(line)["value"]["aggregate_id"] for line in lines)
 
 
 class Release:
