@@ -680,31 +680,29 @@ def _status_fields(cluster: Cluster) -> set[str]:
     return set(schema["properties"]["status"]["properties"])
 
 
+def _apply_crds_command(kubeconfig: Path, folder: Path) -> subprocess.CompletedProcess[str]:
+    """`readside-operator apply-crds FOLDER` as the chart's pre-upgrade hook runs it."""
+    return subprocess.run(
+        [str(REPO / ".venv" / "bin" / "readside-operator"), "apply-crds", str(folder)],
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_apply_crds_brings_a_stale_crd_up_to_date(cluster: Cluster) -> None:
     """What the chart's pre-upgrade hook runs (helm itself never upgrades crds/)."""
     remove = json.dumps([{"op": "remove", "path": READ_MODEL_PATH}])
     cluster.kubectl("patch", "crd", "projectionreplays.readside.io", "--type=json", "-p", remove)
     assert "readModel" not in _status_fields(cluster)  # as an older chart left it
-    done = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "readside-operator"), "apply-crds", str(CHART / "crds")],
-        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _apply_crds_command(cluster.kubeconfig, CHART / "crds")
     assert done.returncode == 0, done.stderr
     applied = json.loads(done.stdout)["applied"]
     assert applied == ["projectionreplays.readside.io", "projections.readside.io"]
     assert "readModel" in _status_fields(cluster)
-    refused = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "readside-operator"), "apply-crds", str(REPO / "e2e")],
-        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    refused = _apply_crds_command(cluster.kubeconfig, REPO / "e2e")
     assert refused.returncode == 2
     assert "apply-crds refused" in refused.stderr
 
@@ -747,13 +745,6 @@ def test_the_chart_hooks_rights_suffice_to_apply_the_crds(cluster: Cluster, tmp_
     kubeconfig.write_text(yaml.safe_dump(config))
     remove = json.dumps([{"op": "remove", "path": READ_MODEL_PATH}])
     cluster.kubectl("patch", "crd", "projectionreplays.readside.io", "--type=json", "-p", remove)
-    done = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "readside-operator"), "apply-crds", str(CHART / "crds")],
-        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _apply_crds_command(kubeconfig, CHART / "crds")
     assert done.returncode == 0, done.stderr
     assert "readModel" in _status_fields(cluster)

@@ -132,14 +132,23 @@ def _pausing(seen: PausingSeen) -> Step:
     return Step(Phase.PAUSING, None, message)
 
 
+def _job_not_done(
+    job: JobState | None, phase: Phase, create: Action, name: str, running: str
+) -> Step | None:
+    """The step while a phase's Job is missing, running or failed; None once it succeeded."""
+    if job is None:  # the operator stopped between the phase change and the create
+        return Step(phase, create, running)
+    if job == JobState.FAILED:
+        return Step(Phase.FAILED, Action.RESTORE, f"the {name} Job failed: see its logs")
+    if job != JobState.SUCCEEDED:
+        return Step(phase, None, running)
+    return None
+
+
 def _resetting(seen: ResettingSeen) -> Step:
-    if seen.reset_job is None:  # the operator stopped between the phase change and the create
-        return Step(Phase.RESETTING, Action.RUN_RESET_JOB, "reset Job running")
-    if seen.reset_job == JobState.FAILED:
-        return Step(Phase.FAILED, Action.RESTORE, "the reset Job failed: see its logs")
-    if seen.reset_job != JobState.SUCCEEDED:
-        return Step(Phase.RESETTING, None, "reset Job running")
-    return Step(Phase.REPLAYING, Action.RESUME, "reset done: replaying")
+    running = "reset Job running"
+    waiting = _job_not_done(seen.reset_job, Phase.RESETTING, Action.RUN_RESET_JOB, "reset", running)
+    return waiting or Step(Phase.REPLAYING, Action.RESUME, "reset done: replaying")
 
 
 def _replaying(strategy: Strategy, seen: ReplayingSeen, caught_up: int) -> Step:
@@ -152,12 +161,10 @@ def _replaying(strategy: Strategy, seen: ReplayingSeen, caught_up: int) -> Step:
 
 
 def _swapping(seen: SwappingSeen) -> Step:
-    if seen.promote_job is None:  # the operator stopped between the phase change and the create
-        return Step(Phase.SWAPPING, Action.PROMOTE, "making the new version live")
-    if seen.promote_job == JobState.FAILED:
-        return Step(Phase.FAILED, Action.RESTORE, "the promote Job failed: see its logs")
-    if seen.promote_job != JobState.SUCCEEDED:
-        return Step(Phase.SWAPPING, None, "making the new version live")
+    running = "making the new version live"
+    waiting = _job_not_done(seen.promote_job, Phase.SWAPPING, Action.PROMOTE, "promote", running)
+    if waiting is not None:
+        return waiting
     if not seen.live_moved:
         return Step(Phase.SWAPPING, Action.MOVE_LIVE, "the query API serves the new version")
     if not seen.live_rolled_out:
