@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ import yaml
 
 from readside_testkit.kind.tools import (
     CHART,
+    REPO,
     VALUES,
     apply_crds,
     documents,
@@ -370,3 +373,26 @@ def test_every_alert_of_the_prometheus_rule_has_its_own_name(helm: str) -> None:
     names = [r["alert"] for group in rule["spec"]["groups"] for r in group["rules"] if "alert" in r]
     assert len(names) == len(set(names)), names
     assert {"ReadsideEventVersionUnknown", "ReadsideProjectionStalled"} <= set(names)
+
+
+def test_the_dashboard_and_the_alerts_read_only_metrics_some_component_exports(helm: str) -> None:
+    """A renamed metric must not leave a panel or an alert reading nothing."""
+    docs = documents(render(helm, VALUES["default"], EVERYTHING_ON))
+    dashboard = next(d for d in docs if d["kind"] == "ConfigMap" and "readside.json" in d["data"])
+    rule = next(d for d in docs if d["kind"] == "PrometheusRule")
+    read = set(re.findall(r"\breadside_[a-z_]+", dashboard["data"]["readside.json"]))
+    read |= set(re.findall(r"\breadside_[a-z_]+", json.dumps(rule["spec"])))
+    sources = [*REPO.glob("services/*/src/**/*.py"), *REPO.glob("operator/src/**/*.py")]
+    sources += REPO.glob("libs/*/src/**/*.py")
+    exported = {
+        m for path in sources for m in re.findall(r'"(readside_[a-z_]+)"', path.read_text())
+    }
+    suffixes = ("_total", "_bucket", "_sum", "_count")
+    unknown = {
+        name
+        for name in read
+        if name not in exported
+        and not any(name.endswith(s) and name[: -len(s)] in exported for s in suffixes)
+    }
+    assert not unknown, f"read but exported by no component: {sorted(unknown)}"
+    assert {"readside_query_requests_total", "readside_replay_failed"} <= read
