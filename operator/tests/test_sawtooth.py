@@ -1,6 +1,7 @@
 """The bench's sawtooth as a closed loop in pure code: load rises 0 -> 3,000 records/s over
 120 s and drops, each replica drains 600/s, the operator polls every 5 s with a 60 s window
-(operator/bench/bench_autoscaling.py does the same against the real parts)."""
+(operator/bench/bench_autoscaling.py does the same against the real parts). A reversal is a
+scaling undone within the window."""
 
 from __future__ import annotations
 
@@ -34,11 +35,12 @@ class Run:
         ]
 
 
-def sawtooth(policy: ScalingPolicy, seconds: int = 600) -> Run:
+def sawtooth(policy: ScalingPolicy, seconds: int = 600, teeth: int = 5) -> Run:
+    """`teeth` teeth of 120 s, then no load until `seconds`."""
     history, current, produced, consumed = ScalingHistory(), 1, 0, 0
     run = Run([], 0)
     for t in range(seconds):
-        produced += 3000 * (t % 120) // 120
+        produced += 3000 * (t % 120) // 120 if t < 120 * teeth else 0
         consumed += min(produced - consumed, current * 600)
         lag = produced - consumed
         run.max_lag = max(run.max_lag, lag)
@@ -49,7 +51,9 @@ def sawtooth(policy: ScalingPolicy, seconds: int = 600) -> Run:
             for p in range(PARTITIONS)
         )
         observe_rates(history.rates, GroupLag("t", "g", rows), current, float(t), frozenset())
-        demand = Demand(lag, PARTITIONS if lag else 0, PARTITIONS)
+        # A partition counts toward the cap with lag or with records arriving (all of them).
+        active = PARTITIONS if lag or history.rates.receiving else 0
+        demand = Demand(lag, active, PARTITIONS)
         desired = decide(demand, current, policy, history, float(t)).desired
         if desired != current:
             run.steps.append((t, desired - current))
@@ -62,18 +66,28 @@ def policy(**kwargs: object) -> ScalingPolicy:
     return ScalingPolicy(**(base | kwargs))  # type: ignore[arg-type]
 
 
-def test_the_window_alone_scales_in_deeply_and_straight_back_out() -> None:
-    run = sawtooth(policy())
-    assert len(run.undone()) >= 3
-    assert min(sum(d for _, d in run.steps[i : i + 4]) for i in range(len(run.steps))) <= -3
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"scale_down_policies": ONE_PER_MINUTE}, {"target_lag_seconds": 10}],
+    ids=["window", "window+policy", "time-rule"],
+)
+def test_no_scaling_is_undone_within_the_window(kwargs: dict[str, object]) -> None:
+    # Before the scale-down floor for arrivals: 4, 3 and 0 (the last at exactly 60 s apart).
+    run = sawtooth(policy(**kwargs))
+    assert run.undone() == []
+    assert all(d > 0 for _, d in run.steps)  # up to the peak's need, then held there
+    assert sum(d for _, d in run.steps) == 4  # 5 replicas: 3,000/s at 600/s each
 
 
-def test_the_scale_down_policy_makes_every_dip_one_replica_deep() -> None:
-    plain, limited = sawtooth(policy()), sawtooth(policy(scale_down_policies=ONE_PER_MINUTE))
-    assert len(limited.steps) < len(plain.steps)
-    downs = [t for t, d in limited.steps if d < 0]
-    assert all(d == -1 for t, d in limited.steps if d < 0)
+def test_the_replicas_come_down_one_per_minute_once_the_load_is_gone() -> None:
+    run = sawtooth(policy(scale_down_policies=ONE_PER_MINUTE), seconds=720, teeth=2)
+    downs = [t for t, d in run.steps if d < 0]
+    assert len(downs) == 4  # 5 -> 1
+    # The last tooth ends at 240: the interval polled at 235 (2,900/s: 5 replicas) is held
+    # for the window.
+    assert downs[0] >= 235 + 60
     assert all(b - a >= 60 for a, b in pairwise(downs))
+    assert run.undone() == []
 
 
 def test_the_time_rule_keeps_up_with_the_load_instead_of_waiting_for_lag() -> None:

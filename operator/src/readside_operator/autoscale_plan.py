@@ -112,7 +112,7 @@ def plan_round(
     if not history.recommendations:
         # After a start or a replay: a scale-down still waits for the whole window.
         history.recommendations.append((clock, current))
-    demand = demand_of(lag, found, stalled)
+    demand = demand_of(lag, found, stalled, history.rates.receiving)
     decision = decide(demand, current, policy, history, clock)
     ready = Condition("Ready", True, "LagRead", decision.reason)
     scaling = Condition("Scaling", True, "Active", decision.reason)
@@ -130,12 +130,18 @@ def _lag_unavailable(error: str | None, replicas: int) -> Plan:
     return Plan(None, (kafka, Condition("Ready", False, "LagUnavailable", unknown)))
 
 
-def demand_of(lag: GroupLag, found: dict[int, float], stalled: frozenset[int]) -> Demand:
-    """What asks for replicas: every partition that is not stalled."""
+def demand_of(
+    lag: GroupLag,
+    found: dict[int, float],
+    stalled: frozenset[int],
+    receiving: frozenset[int] = frozenset(),
+) -> Demand:
+    """What asks for replicas: every partition that is not stalled; one counts toward the
+    cap while it has lag or `receiving` (records arrived since the last poll)."""
     moving = [p for p in lag.partitions if p.partition not in stalled]
     return Demand(
         lag=sum(p.lag for p in moving),
-        lagging_partitions=sum(1 for p in moving if p.lag > 0),
+        lagging_partitions=sum(1 for p in moving if p.lag > 0 or p.partition in receiving),
         partitions=len(lag.partitions),
         oldest_seconds=max((found.get(p.partition, 0.0) for p in moving), default=0.0),
         stalled_lag=sum(p.lag for p in lag.partitions if p.partition in stalled),

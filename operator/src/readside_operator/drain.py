@@ -38,6 +38,8 @@ class RateMemory:
     consumed: float | None = None  # records/s the group consumed
     produced: float | None = None  # records/s arriving
     drains: list[tuple[float, float]] = field(default_factory=list)  # (clock, per replica)
+    arrivals: list[tuple[float, float]] = field(default_factory=list)  # (clock, records/s)
+    receiving: frozenset[int] = frozenset()  # partitions whose end offset moved last interval
 
 
 def _smooth(old: float | None, new: float) -> float:
@@ -63,11 +65,11 @@ def observe_rates(
         return
     shared = before.positions.keys() & now.positions.keys()
     moved = [now.positions[p] - before.positions[p] for p in shared]
-    grown = [now.ends[p] - before.ends[p] for p in shared]
-    if any(m < 0 for m in moved) or any(g < 0 for g in grown):
+    grown = {p: now.ends[p] - before.ends[p] for p in shared}
+    if any(m < 0 for m in moved) or any(g < 0 for g in grown.values()):
         return  # offsets reset (a replay) or the topic recreated: not a rate
     seconds = now.clock - before.clock
-    memory.produced = _smooth(memory.produced, sum(grown) / seconds)
+    _record_arrivals(memory, grown, seconds, now.clock)
     memory.consumed = _smooth(memory.consumed, sum(moved) / seconds)
     busy = before.lagging > 0 and lagging > 0 and before.replicas > 0 and sum(moved) > 0
     if busy:
@@ -78,6 +80,18 @@ def observe_rates(
     memory.drains = [(t, r) for t, r in memory.drains if now.clock - t < CAPACITY_WINDOW_SECONDS]
     if memory.drains:
         memory.per_replica = max(r for _, r in memory.drains)
+
+
+def _record_arrivals(
+    memory: RateMemory, grown: dict[int, int], seconds: float, clock: float
+) -> None:
+    """What arrived over the interval: the smoothed rate for the time rule, the raw one per
+    interval for the scale-down floor (`arrivals`), and which partitions received records."""
+    rate = sum(grown.values()) / seconds
+    memory.produced = _smooth(memory.produced, rate)
+    memory.arrivals = [(t, r) for t, r in memory.arrivals if clock - t < CAPACITY_WINDOW_SECONDS]
+    memory.arrivals.append((clock, rate))
+    memory.receiving = frozenset(p for p, g in grown.items() if g > 0)
 
 
 def ages(lag: GroupLag, now: datetime) -> dict[int, float]:

@@ -1,14 +1,16 @@
 """The replica decision for a Projection, as a pure function of what the round saw.
 
 desired = max(offset rule, time rule), clamped to [minReplicas, maxReplicas], capped at the
-partitions that have lag (a replica beyond them would idle: KEDA #5880) and at the topic's
-partition count. Offset rule: ceil(lag / lagPerReplica). Time rule (with targetLagSeconds,
+partitions that have lag or received records since the last poll (a replica beyond them would
+idle: KEDA #5880; one that keeps up leaves no lag but is busy) and at the topic's partition
+count. Offset rule: ceil(lag / lagPerReplica). Time rule (with targetLagSeconds,
 `drain.time_rule`): the replicas that drain the backlog within the target at the observed
 drain rate. Stalled partitions ask for nothing (`stalls`). With minReplicas 0 the projection
 sleeps while lag stays at or below activationLag and wakes to at least one replica above it
 (KEDA's activation semantics). Scale-up happens at once; scale-down follows the highest
-recommendation seen during the stabilization window (the HPA's rule), then at most as fast
-as the scale-down policies allow (`rate_limit`).
+recommendation seen during the stabilization window (the HPA's rule) but never below the
+replicas that keep up with what is expected to arrive within the window (`arrivals`), then at
+most as fast as the scale-down policies allow (`rate_limit`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from readside_operator.arrivals import keep_up_floor
 from readside_operator.drain import RateMemory, time_rule
 from readside_operator.rate_limit import SELECTS, ScaleDownPolicy, scale_down_floor
 from readside_operator.stalls import StallMemory
@@ -70,7 +73,7 @@ class Demand:
     """What asks for replicas: lag and age of the partitions that are not stalled."""
 
     lag: int
-    lagging_partitions: int
+    lagging_partitions: int  # with lag or records arriving (not stalled)
     partitions: int
     oldest_seconds: float = 0.0
     stalled_lag: int = 0  # keeps a projection scaled to zero awake, asks for no more
@@ -111,11 +114,20 @@ def recommend(
     cap = max(demand.lagging_partitions, floor)
     if replicas > cap:
         replicas = cap
-        reason += f", capped at {demand.lagging_partitions} partitions with lag"
+        reason += f", capped at {demand.lagging_partitions} partitions with lag or new records"
     if demand.partitions > 0 and replicas > demand.partitions:
         replicas = demand.partitions
         reason += f", capped at {demand.partitions} partitions"
     return replicas, reason
+
+
+def _held(history: ScalingHistory, window: float, now: float) -> tuple[int, str]:
+    """The fewest replicas a scale-down may reach before the rate limit: the highest
+    recommendation of the window, or more to keep up with what arrives (`arrivals`, with
+    why; "" when the window decides)."""
+    held = max(r for _, r in history.recommendations)
+    keep, why = keep_up_floor(history.rates, window, now)
+    return (keep, why) if keep > held else (held, "")
 
 
 def decide(
@@ -129,10 +141,11 @@ def decide(
     history.recommendations.append((now, recommended))
     if recommended >= current:
         return Decision(recommended, recommended, reason)
-    held = max(r for _, r in history.recommendations)
+    held, why = _held(history, window, now)
     if held >= current:
-        return Decision(current, recommended, f"{reason}; waiting for the stabilization window")
-    reason += f"; held lower for {window:.0f}s"
+        wait = why or "waiting for the stabilization window"
+        return Decision(current, recommended, f"{reason}; {wait}")
+    reason += f"; {why or f'held lower for {window:.0f}s'}"
     longest = max((p.period_seconds for p in policy.scale_down_policies), default=0.0)
     history.scale_downs = [(t, n) for t, n in history.scale_downs if now - t < longest]
     floor = scale_down_floor(
