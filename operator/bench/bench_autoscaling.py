@@ -8,8 +8,9 @@ the Deployment has *right now* (its spec, as the operator patches it), by commit
 The bench also keeps, per partition, when each end offset was reached, so it knows how old
 the oldest uncommitted record is (to within one tick) beside what the operator reports. At
 the end it prints the scalings (Events), up/down counts, reversals within the stabilization
-window, the largest lag in records and in seconds, how long a lag above replicas x
-lagPerReplica waited for a scale-up, and the replica timeline; nothing asserts.
+window, the largest lag in records and in seconds, how long a burst (a lag above replicas x
+lagPerReplica, or records older than targetLagSeconds) waited for a scale-up, the load
+average, and the replica timeline (--trace: every second as CSV); nothing asserts.
 """
 
 from __future__ import annotations
@@ -19,25 +20,31 @@ import asyncio
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
+from sawtooth_measures import (  # type: ignore[import-not-found]
+    PARTITIONS,
+    Sim,
+    Tick,
+    burst_summary,
+    oldest_age,
+    reversals,
+    scale_up_delays,
+    write_trace,
+)
 
 from readside_testkit.kind.apiserver import can_start_local, local_api_server
 from readside_testkit.kind.tools import BIN, CHART, run
 from readside_testkit.ports import free_port
 from readside_testkit.stack import REPO, stack
-
-PARTITIONS = 6
 
 
 def kubectl(kubeconfig: Path, *args: str, input_text: str | None = None) -> str:
@@ -85,15 +92,6 @@ def manifest(
     ]
 
 
-@dataclass
-class Tick:
-    elapsed: float
-    replicas: int
-    lag: int
-    lag_seconds: float  # measured here: age of the oldest record not yet committed
-    reported_seconds: float  # the operator's status.lag.seconds
-
-
 def replicas_and_reported(kubeconfig: Path) -> tuple[int, float]:
     """The Deployment's replicas (spec) and the Projection's status.lag.seconds, one call."""
     found = json.loads(
@@ -106,137 +104,99 @@ def replicas_and_reported(kubeconfig: Path) -> tuple[int, float]:
     return int(by_kind["Deployment"]["spec"]["replicas"]), float(reported)
 
 
-def oldest_age(
-    written: dict[int, list[tuple[int, float]]], committed: dict[int, int], now: float
-) -> float:
-    """Seconds since the oldest uncommitted record was produced: per partition, the first
-    tick whose end offset passed the committed one wrote it (to within one tick)."""
-    ages = [0.0]
-    for partition, marks in written.items():
-        for end, at in marks:
-            if end > committed[partition]:
-                ages.append(now - at)
-                break
-    return max(ages)
-
-
 async def loop(args: argparse.Namespace, brokers: str, kubeconfig: Path) -> None:
     topic = f"bench-scale-{uuid.uuid4().hex[:8]}"
-    group = f"{topic}-group"
     admin = AIOKafkaAdminClient(bootstrap_servers=brokers)
     await admin.start()
     await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
     await admin.close()
-    for obj in manifest(args, topic, group, brokers):
+    for obj in manifest(args, topic, f"{topic}-group", brokers):
         kubectl(kubeconfig, "apply", "-f", "-", input_text=json.dumps(obj))
     producer = AIOKafkaProducer(bootstrap_servers=brokers, linger_ms=20)
-    consumer = AIOKafkaConsumer(bootstrap_servers=brokers, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=brokers, group_id=f"{topic}-group", enable_auto_commit=False
+    )
     await producer.start()
     await consumer.start()
-    tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-    consumer.assign(tps)
-    committed = dict.fromkeys(range(PARTITIONS), 0)
-    written: dict[int, list[tuple[int, float]]] = {p: [] for p in range(PARTITIONS)}
-    timeline: list[Tick] = []
-    started = time.monotonic()
-    produced = 0
     try:
-        while (elapsed := time.monotonic() - started) < args.duration:
-            tick = time.monotonic()
-            batch = int(args.peak * ((elapsed % args.period) / args.period))
-            for i in range(batch):
-                await producer.send(topic, b"{}", partition=(produced + i) % PARTITIONS)
-            produced += batch
-            replicas, reported = replicas_and_reported(kubeconfig)
-            end = {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
-            budget = replicas * args.per_replica // PARTITIONS
-            for p in range(PARTITIONS):
-                written[p] = [m for m in written[p] if m[0] > committed[p]] + [(end[p], tick)]
-                committed[p] = min(end[p], committed[p] + budget)
-            await consumer.commit(
-                {TopicPartition(topic, p): OffsetAndMetadata(o, "") for p, o in committed.items()}
-            )
-            lag = sum(end[p] - committed[p] for p in range(PARTITIONS))
-            age = oldest_age(written, committed, time.monotonic())
-            timeline.append(Tick(elapsed, replicas, lag, age, reported))
-            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+        timeline, produced = await sawtooth(args, kubeconfig, topic, producer, consumer)
     finally:
         await producer.stop()
         await consumer.stop()
     report(args, kubeconfig, timeline, produced)
 
 
-def scale_up_delays(timeline: list[Tick], lag_per_replica: int) -> list[float]:
-    """From the first second the lag asked for more replicas than ran to the next scale-up."""
-    delays: list[float] = []
-    since: float | None = None
-    for before, now in pairwise(timeline):
-        if now.replicas > before.replicas and since is not None:
-            delays.append(now.elapsed - since)
-            since = None
-        if since is None and now.replicas < PARTITIONS and now.lag > now.replicas * lag_per_replica:
-            since = now.elapsed
-    return delays
-
-
-def reversals(changes: list[tuple[float, int]], start: int, window: float) -> tuple[int, int]:
-    """(scalings undone within the window: in then out again, or out then in, less than
-    `window` seconds apart; the count this bench printed before, which needed the change
-    before those two inside the window as well and so missed a reversal after a long hold)."""
-    points = [(-window, start), *changes]
-    steps = [(t, r - p) for (_, p), (t, r) in pairwise(points)]
-    undone = sum(1 for (t1, d1), (t2, d2) in pairwise(steps) if d1 * d2 < 0 and t2 - t1 < window)
-    former = sum(
-        1
-        for (t1, r1), (_t2, r2), (t3, r3) in zip(changes, changes[1:], changes[2:], strict=False)
-        if (r2 - r1) * (r3 - r2) < 0 and t3 - t1 < window
-    )
-    return undone, former
+async def sawtooth(
+    args: argparse.Namespace,
+    kubeconfig: Path,
+    topic: str,
+    producer: AIOKafkaProducer,
+    consumer: AIOKafkaConsumer,
+) -> tuple[list[Tick], int]:
+    """One tick a second: produce the tooth's rate, consume what the replicas can, record."""
+    tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    consumer.assign(tps)
+    sim = Sim(dict.fromkeys(range(PARTITIONS), 0), {p: [] for p in range(PARTITIONS)})
+    timeline: list[Tick] = []
+    started, produced = time.monotonic(), 0
+    while (elapsed := time.monotonic() - started) < args.duration:
+        tick = time.monotonic()
+        batch = int(args.peak * ((elapsed % args.period) / args.period))
+        for i in range(batch):
+            await producer.send(topic, b"{}", partition=(produced + i) % PARTITIONS)
+        produced += batch
+        replicas, reported = replicas_and_reported(kubeconfig)
+        end = {tp.partition: o for tp, o in (await consumer.end_offsets(tps)).items()}
+        lag = sim.consume(end, replicas * args.per_replica // PARTITIONS, tick)
+        await consumer.commit(
+            {TopicPartition(topic, p): OffsetAndMetadata(o, "") for p, o in sim.committed.items()}
+        )
+        age = oldest_age(sim.written, sim.committed, time.monotonic())
+        timeline.append(Tick(elapsed, replicas, lag, age, reported, os.getloadavg()[0]))
+        await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+    return timeline, produced
 
 
 def report(args: argparse.Namespace, kubeconfig: Path, timeline: list[Tick], produced: int) -> None:
     events = json.loads(kubectl(kubeconfig, "-n", "bench", "get", "events", "-o", "json"))["items"]
-    scalings = [e for e in events if e["reason"] == "Scaled"]
-    start = (0.0, timeline[0].replicas)
-    changes = [
-        (t.elapsed, t.replicas)
-        for t, b in zip(timeline[1:], timeline, strict=False)
-        if t.replicas != b.replicas
-    ]
-    ups = sum(1 for (_, r), (_, p) in zip(changes, [start, *changes], strict=False) if r > p)
-    delays = scale_up_delays(timeline, args.lag_per_replica)
+    scalings = sum(e.get("count", 1) for e in events if e["reason"] == "Scaled")
+    changes = [(t.elapsed, t.replicas) for b, t in pairwise(timeline) if t.replicas != b.replicas]
+    ups = sum(1 for (_, p), (_, r) in pairwise([(0.0, timeline[0].replicas), *changes]) if r > p)
+    delays = scale_up_delays(timeline, args.lag_per_replica, args.target_lag_seconds)
     undone, former = reversals(changes, timeline[0].replicas, args.window)
     policy = (
         f"{args.scale_down_replicas} replica(s) per {args.scale_down_period}s"
         if args.scale_down_replicas
         else "none"
     )
+    loads = [t.load for t in timeline]
     print(
         f"sawtooth {args.duration:.0f}s: period {args.period}s, peak {args.peak} ev/s, "
         f"{args.per_replica} ev/s per replica, lagPerReplica {args.lag_per_replica}, "
         f"window {args.window}s, poll {args.poll}s, scale-down policy {policy}, "
         f"targetLagSeconds {args.target_lag_seconds or 'unset'}"
     )
-    print(f"events produced: {produced}; max lag {max(t.lag for t in timeline)}")
+    print(
+        f"load average (1 min): {loads[0]:.1f} at start, {min(loads):.1f}-{max(loads):.1f} "
+        f"during, {loads[-1]:.1f} at end"
+    )
+    print(f"events produced: {produced}; max lag {max(t.lag for t in timeline)} records")
     print(
         f"max lag seconds: {max(t.lag_seconds for t in timeline):.1f} measured, "
         f"{max(t.reported_seconds for t in timeline):.1f} reported by the operator"
     )
     print(
-        f"scalings: {sum(e.get('count', 1) for e in scalings)} Events "
-        f"({len(changes)} replica changes seen: {ups} up, {len(changes) - ups} down); "
-        f"reversals (a scaling undone within the window): {undone} "
-        f"(counted as this bench did before: {former})"
+        f"scalings: {scalings} Events ({len(changes)} replica changes seen: {ups} up, "
+        f"{len(changes) - ups} down); reversals (a scaling undone within the window): "
+        f"{undone} (counted as this bench did before: {former})"
     )
-    if delays:
-        print(
-            f"lag over replicas x lagPerReplica -> scale-up: {len(delays)} times, "
-            f"median {statistics.median(delays):.1f}s, max {max(delays):.1f}s"
-        )
+    print(f"burst -> scale-up: {burst_summary(delays)}")
     print("replica changes (s:replicas): " + ", ".join(f"{t:.0f}:{r}" for t, r in changes))
+    if args.trace:
+        write_trace(args.trace, timeline)
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=600)
     parser.add_argument("--period", type=float, default=120)
@@ -250,7 +210,14 @@ def main() -> None:
     )
     parser.add_argument("--scale-down-period", type=int, default=60)
     parser.add_argument("--target-lag-seconds", type=int, default=0, help="0: unset")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--trace", type=Path, help="one CSV line per second here, the operator's log beside it"
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     # SIGTERM unwinds like Ctrl-C: the local API server and the operator are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     why_not = can_start_local()
@@ -262,6 +229,7 @@ def main() -> None:
     with local_api_server() as kubeconfig:
         kubectl(kubeconfig, "create", "namespace", "bench")
         kubectl(kubeconfig, "apply", "-f", str(CHART / "crds"))
+        log = args.trace.with_suffix(".operator.log").open("w") if args.trace else None
         operator = subprocess.Popen(
             [
                 str(REPO / ".venv" / "bin" / "readside-operator"),
@@ -270,7 +238,7 @@ def main() -> None:
             ],
             env={**os.environ, "KUBECONFIG": str(kubeconfig), "METRICS_PORT": "0"},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=log or subprocess.DEVNULL,
         )
         try:
             asyncio.run(loop(args, brokers, kubeconfig))
