@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from readside_kafka import GroupLag, PartitionLag
-from readside_operator.arrivals import expected_arrivals, keep_up_floor, trend
+from readside_operator.arrivals import keep_up_floor, rise_within, trend
 from readside_operator.autoscale_plan import Seen, plan_round
 from readside_operator.drain import RateMemory, observe_rates
 from readside_operator.rate_limit import ScaleDownPolicy
@@ -26,28 +26,34 @@ def test_the_trend_is_the_least_squares_slope_of_the_last_four_intervals() -> No
     assert trend([(0.0, 500.0), (5.0, 400.0)]) == pytest.approx(-20.0)
 
 
-def test_expected_arrivals_hold_the_window_peak_and_follow_a_rise_to_a_rate_seen_before() -> None:
-    ramp = [(float(t), 25.0 * t) for t in range(0, 120, 5)]  # 0 -> 2,875/s
-    after_drop = [*ramp, (120.0, 2900.0), (125.0, 60.0)]
-    # just after the drop the window still holds the peak
-    assert expected_arrivals(after_drop, 60.0, 125.0) == 2900.0
-    # 60 s into the next rise: 1,500/s rising 25/s per s would reach 3,000/s, capped at the
-    # highest rate in the memory
-    rise = [*after_drop, *((120.0 + t, 25.0 * t) for t in range(5, 65, 5))]
-    assert expected_arrivals(rise, 60.0, 180.0) == 2900.0
-    # falling or flat: the window's highest rate
-    flat = [(0.0, 100.0), (5.0, 300.0), (10.0, 200.0), (15.0, 100.0)]
-    assert expected_arrivals(flat, 60.0, 15.0) == 300.0
-    assert expected_arrivals(flat, 8.0, 15.0) == 200.0  # 5.0 is out of an 8 s window
-    assert expected_arrivals([], 60.0, 0.0) == 0.0
+def test_arrivals_rise_when_the_trend_adds_over_a_tenth_within_the_window() -> None:
+    ramp = [(float(t), 25.0 * t) for t in range(0, 65, 5)]  # 1,500/s, +25/s each second
+    assert rise_within(ramp, 60.0) == pytest.approx(1500.0)
+    slow = [(float(t), 1000.0 + t) for t in range(0, 20, 5)]  # +60/s in 60 s: 6 %
+    assert rise_within(slow, 60.0) == 0.0
+    assert rise_within([(0.0, 100.0), (5.0, 50.0)], 60.0) == 0.0  # falling
+    assert rise_within([(0.0, 0.0), (5.0, 0.0)], 60.0) == 0.0
+    assert rise_within([], 60.0) == 0.0
 
 
-def test_the_floor_needs_a_drain_rate_and_arrivals() -> None:
-    assert keep_up_floor(RateMemory(arrivals=[(0.0, 3000.0)]), 60.0, 0.0) == (0, "")
-    assert keep_up_floor(RateMemory(per_replica=600.0, arrivals=[(0.0, 0.0)]), 60.0, 0.0)[0] == 0
-    floor, why = keep_up_floor(RateMemory(per_replica=600.0, arrivals=[(0.0, 2900.0)]), 60, 5)
+def test_while_arrivals_rise_nothing_is_removed_even_without_a_drain_rate() -> None:
+    ramp = [(float(t), 25.0 * t) for t in range(0, 65, 5)]
+    floor, why = keep_up_floor(RateMemory(arrivals=ramp), 60.0, 60.0, 5)
     assert floor == 5
-    assert why == "5 replicas kept for up to 2900/s arriving within 60s at 600/s per replica"
+    assert why == (
+        "arrivals rising (1500/s, +1500/s within 60s at the trend of the last polls): no scale-down"
+    )
+
+
+def test_otherwise_the_floor_keeps_up_with_the_windows_highest_rate() -> None:
+    after_drop = [(0.0, 2900.0), (5.0, 60.0), (10.0, 50.0)]
+    memory = RateMemory(per_replica=600.0, arrivals=after_drop)
+    floor, why = keep_up_floor(memory, 60.0, 10.0, 6)
+    assert floor == 5  # 2,900 / 600
+    assert why == "5 replicas kept for the 2900/s that arrived within 60s at 600/s per replica"
+    assert keep_up_floor(memory, 60.0, 60.0, 6)[0] == 1  # the 2,900 left the window
+    assert keep_up_floor(memory, 60.0, 75.0, 6) == (0, "")  # nothing within it
+    assert keep_up_floor(RateMemory(arrivals=after_drop), 60.0, 10.0, 6) == (0, "")  # no rate
 
 
 def test_a_scale_down_stops_at_the_replicas_that_keep_up_and_goes_on_once_arrivals_stop() -> None:
@@ -57,7 +63,7 @@ def test_a_scale_down_stops_at_the_replicas_that_keep_up_and_goes_on_once_arriva
     history.recommendations = [(0.0, 1)]
     held = decide(idle, 5, POLICY, history, 30.0)
     assert held.desired == 3  # the offset rule asks for 1, 1,800/s needs 3
-    assert "3 replicas kept for up to 1800/s arriving" in held.reason
+    assert "3 replicas kept for the 1800/s that arrived within 60s" in held.reason
     waiting = decide(idle, 3, POLICY, history, 40.0)
     assert (waiting.desired, waiting.reason.endswith("at 600/s per replica")) == (3, True)
     history.rates.arrivals.append((65.0, 0.0))  # nothing since; the 1,800/s left the window

@@ -35,8 +35,12 @@ class Run:
         ]
 
 
-def sawtooth(policy: ScalingPolicy, seconds: int = 600, teeth: int = 5) -> Run:
-    """`teeth` teeth of 120 s, then no load until `seconds`."""
+def sawtooth(
+    policy: ScalingPolicy, seconds: int = 600, teeth: int = 5, overestimate: float = 1.0
+) -> Run:
+    """`teeth` teeth of 120 s, then no load until `seconds`; `overestimate`: the observed
+    drain per replica multiplied by it (the real bench's 5 s polls over 1 s commits saw
+    708/s for 600)."""
     history, current, produced, consumed = ScalingHistory(), 1, 0, 0
     run = Run([], 0)
     for t in range(seconds):
@@ -51,6 +55,8 @@ def sawtooth(policy: ScalingPolicy, seconds: int = 600, teeth: int = 5) -> Run:
             for p in range(PARTITIONS)
         )
         observe_rates(history.rates, GroupLag("t", "g", rows), current, float(t), frozenset())
+        if history.rates.per_replica:
+            history.rates.per_replica *= overestimate
         # A partition counts toward the cap with lag or with records arriving (all of them).
         active = PARTITIONS if lag or history.rates.receiving else 0
         demand = Demand(lag, active, PARTITIONS)
@@ -71,12 +77,20 @@ def policy(**kwargs: object) -> ScalingPolicy:
     [{}, {"scale_down_policies": ONE_PER_MINUTE}, {"target_lag_seconds": 10}],
     ids=["window", "window+policy", "time-rule"],
 )
-def test_no_scaling_is_undone_within_the_window(kwargs: dict[str, object]) -> None:
+@pytest.mark.parametrize("overestimate", [1.0, 1.3])
+def test_no_scaling_is_undone_within_the_window(
+    kwargs: dict[str, object], overestimate: float
+) -> None:
     # Before the scale-down floor for arrivals: 4, 3 and 0 (the last at exactly 60 s apart).
-    run = sawtooth(policy(**kwargs))
+    run = sawtooth(policy(**kwargs), overestimate=overestimate)
     assert run.undone() == []
-    assert all(d > 0 for _, d in run.steps)  # up to the peak's need, then held there
-    assert sum(d for _, d in run.steps) == 4  # 5 replicas: 3,000/s at 600/s each
+    if overestimate == 1.0:
+        assert all(d > 0 for _, d in run.steps)  # up to the peak's need, then held there
+        assert sum(d for _, d in run.steps) == 4  # 5 replicas: 3,000/s at 600/s each
+    else:
+        # 2,900/s over 780/s asks for 4: one replica goes at a drop, while arrivals fall,
+        # and comes back near the next peak, well outside the window.
+        assert all(t2 - t1 > 100 for (t1, _), (t2, _) in pairwise(run.steps[4:]))
 
 
 def test_the_replicas_come_down_one_per_minute_once_the_load_is_gone() -> None:

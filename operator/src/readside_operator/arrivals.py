@@ -3,14 +3,19 @@
 A scale-down that the load takes back within the stabilization window is a reversal. The
 offset rule sees only the backlog, and a projection that keeps up has almost none: under a
 rising load it recommends few replicas just before it needs them all again (the sawtooth of
-`make bench-autoscaling` did this once a tooth). So a scale-down never goes below the
-replicas that keep up, at the best drain observed per replica (`drain.RateMemory`), with the
-highest arrival rate expected before the window ends: the highest seen during the window,
-or, while arrivals rise, the latest rate followed along its trend (least squares over the
-last TREND_POLLS intervals) to the end of the window, capped at the highest rate seen in the
-rate memory (a few polls' trend is not a forecast: it may only bring back a rate already
-seen). The floor holds the replicas there, it never adds any; without an observed drain
-rate there is none.
+`make bench-autoscaling` did this once a tooth). So:
+
+- while arrivals rise (the least-squares trend of the last TREND_POLLS intervals would add
+  more than RISE_SHARE of the latest rate before the window ends) there is no scale-down at
+  all: the replicas running are the ones the rise will need, and no capacity estimate is
+  trusted to say how many fewer would do (the best drain seen per replica, `drain`, is a
+  high estimate: an interval that happened to include one commit more looks faster);
+- otherwise a scale-down never goes below the replicas that keep up, at the drain observed
+  per replica, with the highest arrival rate of the window (none before a drain rate has
+  been observed).
+
+Noise can make a flat load look rising at some polls: that only postpones a scale-down to a
+poll where it does not.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import math
 from readside_operator.drain import RateMemory
 
 TREND_POLLS = 4
+RISE_SHARE = 0.1
 
 
 def trend(arrivals: list[tuple[float, float]]) -> float:
@@ -35,25 +41,28 @@ def trend(arrivals: list[tuple[float, float]]) -> float:
     return sum((t - mean_t) * (r - mean_r) for t, r in recent) / spread
 
 
-def expected_arrivals(arrivals: list[tuple[float, float]], window: float, now: float) -> float:
-    """The highest arrival rate (records/s) to expect from now to the end of the window."""
-    if not arrivals:
+def rise_within(arrivals: list[tuple[float, float]], window: float) -> float:
+    """Records/s the trend adds before the window ends when that is more than RISE_SHARE
+    of the latest rate, else 0 (not rising)."""
+    if not arrivals or arrivals[-1][1] <= 0:
         return 0.0
-    seen = max((r for t, r in arrivals if now - t < window), default=0.0)
-    latest = arrivals[-1][1]
-    rising = min(latest + max(trend(arrivals), 0.0) * window, max(r for _, r in arrivals))
-    return max(seen, latest, rising)
+    rise = trend(arrivals) * window
+    return rise if rise > RISE_SHARE * arrivals[-1][1] else 0.0
 
 
-def keep_up_floor(memory: RateMemory, window: float, now: float) -> tuple[int, str]:
-    """The fewest replicas a scale-down may leave now, and why (0: no floor)."""
-    if not memory.per_replica:
+def keep_up_floor(memory: RateMemory, window: float, now: float, current: int) -> tuple[int, str]:
+    """The fewest replicas a scale-down may leave now, and why (0, "": no floor)."""
+    rise = rise_within(memory.arrivals, window)
+    if rise:
+        return current, (
+            f"arrivals rising ({memory.arrivals[-1][1]:.0f}/s, +{rise:.0f}/s within "
+            f"{window:.0f}s at the trend of the last polls): no scale-down"
+        )
+    recent = [r for t, r in memory.arrivals if now - t < window]
+    if not memory.per_replica or not recent or max(recent) <= 0:
         return 0, ""
-    expected = expected_arrivals(memory.arrivals, window, now)
-    floor = math.ceil(expected / memory.per_replica)
-    if floor <= 0:
-        return 0, ""
+    floor = math.ceil(max(recent) / memory.per_replica)
     return floor, (
-        f"{floor} replicas kept for up to {expected:.0f}/s arriving within {window:.0f}s "
+        f"{floor} replicas kept for the {max(recent):.0f}/s that arrived within {window:.0f}s "
         f"at {memory.per_replica:.0f}/s per replica"
     )

@@ -8,9 +8,9 @@ count. Offset rule: ceil(lag / lagPerReplica). Time rule (with targetLagSeconds,
 drain rate. Stalled partitions ask for nothing (`stalls`). With minReplicas 0 the projection
 sleeps while lag stays at or below activationLag and wakes to at least one replica above it
 (KEDA's activation semantics). Scale-up happens at once; scale-down follows the highest
-recommendation seen during the stabilization window (the HPA's rule) but never below the
-replicas that keep up with what is expected to arrive within the window (`arrivals`), then at
-most as fast as the scale-down policies allow (`rate_limit`).
+recommendation seen during the stabilization window (the HPA's rule), never while arrivals
+rise, and never below the replicas that keep up with the window's highest arrival rate
+(`arrivals`), then at most as fast as the scale-down policies allow (`rate_limit`).
 """
 
 from __future__ import annotations
@@ -121,12 +121,12 @@ def recommend(
     return replicas, reason
 
 
-def _held(history: ScalingHistory, window: float, now: float) -> tuple[int, str]:
+def _held(history: ScalingHistory, window: float, now: float, current: int) -> tuple[int, str]:
     """The fewest replicas a scale-down may reach before the rate limit: the highest
     recommendation of the window, or more to keep up with what arrives (`arrivals`, with
     why; "" when the window decides)."""
     held = max(r for _, r in history.recommendations)
-    keep, why = keep_up_floor(history.rates, window, now)
+    keep, why = keep_up_floor(history.rates, window, now, current)
     return (keep, why) if keep > held else (held, "")
 
 
@@ -141,7 +141,7 @@ def decide(
     history.recommendations.append((now, recommended))
     if recommended >= current:
         return Decision(recommended, recommended, reason)
-    held, why = _held(history, window, now)
+    held, why = _held(history, window, now, current)
     if held >= current:
         wait = why or "waiting for the stabilization window"
         return Decision(current, recommended, f"{reason}; {wait}")
