@@ -17,31 +17,36 @@ pytestmark = pytest.mark.unit
 POLICY = ScalingPolicy(max_replicas=6, lag_per_replica=2000, scale_down_stabilization_seconds=60)
 
 
-def test_the_trend_is_the_least_squares_slope_of_the_last_four_intervals() -> None:
-    assert trend([]) == 0.0
-    assert trend([(0.0, 100.0)]) == 0.0
-    # an old drop is outside the four intervals; the last four rise by 25/s each second
-    rising = [(0.0, 2900.0), (5.0, 0.0), (10.0, 125.0), (15.0, 250.0), (20.0, 375.0)]
-    assert trend(rising) == pytest.approx(25.0)
-    assert trend([(0.0, 500.0), (5.0, 400.0)]) == pytest.approx(-20.0)
+def test_the_trend_is_the_least_squares_slope_over_the_window() -> None:
+    assert trend([], 60.0, 0.0) == 0.0
+    assert trend([(0.0, 100.0)], 60.0, 0.0) == 0.0
+    # the drop at 0 is outside a 60 s window at 65; what is inside rises by 25/s each second
+    ramp = [(0.0, 2900.0), *((float(t), 25.0 * (t - 5)) for t in range(5, 70, 5))]
+    assert trend(ramp, 60.0, 65.0) == pytest.approx(25.0)
+    assert trend(ramp, 70.0, 65.0) < 25.0  # with the drop inside, less
+    assert trend([(0.0, 500.0), (5.0, 400.0)], 60.0, 5.0) == pytest.approx(-20.0)
 
 
-def test_arrivals_rise_when_the_trend_adds_over_a_tenth_within_the_window() -> None:
-    ramp = [(float(t), 25.0 * t) for t in range(0, 65, 5)]  # 1,500/s, +25/s each second
-    assert rise_within(ramp, 60.0) == pytest.approx(1500.0)
-    slow = [(float(t), 1000.0 + t) for t in range(0, 20, 5)]  # +60/s in 60 s: 6 %
-    assert rise_within(slow, 60.0) == 0.0
-    assert rise_within([(0.0, 100.0), (5.0, 50.0)], 60.0) == 0.0  # falling
-    assert rise_within([(0.0, 0.0), (5.0, 0.0)], 60.0) == 0.0
-    assert rise_within([], 60.0) == 0.0
+def test_arrivals_rise_when_the_trend_adds_over_a_tenth_within_a_window() -> None:
+    ramp = [(float(t), 25.0 * t) for t in range(5, 65, 5)]  # to 1,500/s, +25/s each second
+    assert rise_within(ramp, 60.0, 60.0) == pytest.approx(1500.0)
+    slow = [(float(t), 1000.0 + t) for t in range(0, 60, 5)]  # +60/s in 60 s: 6 %
+    assert rise_within(slow, 60.0, 55.0) == 0.0
+    assert rise_within([(0.0, 100.0), (5.0, 50.0)], 60.0, 5.0) == 0.0  # falling
+    assert rise_within([(0.0, 0.0), (5.0, 0.0)], 60.0, 5.0) == 0.0
+    assert rise_within([], 60.0, 0.0) == 0.0
+    # +-20 % scatter on every interval of a ramp still reads as a rise over the window
+    scattered = [(t, r * (1.2 if i % 4 < 2 else 0.8)) for i, (t, r) in enumerate(ramp)]
+    assert rise_within(scattered[-4:], 60.0, 60.0) == 0.0  # a 15 s trend: the scatter
+    assert rise_within(scattered, 60.0, 60.0) > 1000.0
 
 
 def test_while_arrivals_rise_nothing_is_removed_even_without_a_drain_rate() -> None:
-    ramp = [(float(t), 25.0 * t) for t in range(0, 65, 5)]
+    ramp = [(float(t), 25.0 * t) for t in range(5, 65, 5)]
     floor, why = keep_up_floor(RateMemory(arrivals=ramp), 60.0, 60.0, 5)
     assert floor == 5
     assert why == (
-        "arrivals rising (1500/s, +1500/s within 60s at the trend of the last polls): no scale-down"
+        "arrivals rising (1500/s, +1500/s within 60s at the window's trend): no scale-down"
     )
 
 

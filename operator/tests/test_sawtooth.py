@@ -5,6 +5,7 @@ scaling undone within the window."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -36,11 +37,17 @@ class Run:
 
 
 def sawtooth(
-    policy: ScalingPolicy, seconds: int = 600, teeth: int = 5, overestimate: float = 1.0
+    policy: ScalingPolicy,
+    seconds: int = 600,
+    teeth: int = 5,
+    overestimate: float = 1.0,
+    noise: float = 0.0,
 ) -> Run:
-    """`teeth` teeth of 120 s, then no load until `seconds`; `overestimate`: the observed
-    drain per replica multiplied by it (the real bench's 5 s polls over 1 s commits saw
-    708/s for 600)."""
+    """`teeth` teeth of 120 s, then no load until `seconds`. What the real bench's 5 s polls
+    over its once-a-second produce and commit bursts do to the observed rates: `overestimate`
+    multiplies the drain per replica (it saw 708/s for 600), `noise` scatters each interval's
+    arrival rate by up to that share (a poll catching one burst more or less: +-20 %)."""
+    scatter = random.Random(13)
     history, current, produced, consumed = ScalingHistory(), 1, 0, 0
     run = Run([], 0)
     for t in range(seconds):
@@ -57,6 +64,9 @@ def sawtooth(
         observe_rates(history.rates, GroupLag("t", "g", rows), current, float(t), frozenset())
         if history.rates.per_replica:
             history.rates.per_replica *= overestimate
+        if history.rates.arrivals:
+            at, rate = history.rates.arrivals[-1]
+            history.rates.arrivals[-1] = (at, rate * (1 + noise * scatter.uniform(-1, 1)))
         # A partition counts toward the cap with lag or with records arriving (all of them).
         active = PARTITIONS if lag or history.rates.receiving else 0
         demand = Demand(lag, active, PARTITIONS)
@@ -78,11 +88,12 @@ def policy(**kwargs: object) -> ScalingPolicy:
     ids=["window", "window+policy", "time-rule"],
 )
 @pytest.mark.parametrize("overestimate", [1.0, 1.3])
+@pytest.mark.parametrize("noise", [0.0, 0.2])
 def test_no_scaling_is_undone_within_the_window(
-    kwargs: dict[str, object], overestimate: float
+    kwargs: dict[str, object], overestimate: float, noise: float
 ) -> None:
     # Before the scale-down floor for arrivals: 4, 3 and 0 (the last at exactly 60 s apart).
-    run = sawtooth(policy(**kwargs), overestimate=overestimate)
+    run = sawtooth(policy(**kwargs), overestimate=overestimate, noise=noise)
     assert run.undone() == []
     if overestimate == 1.0:
         assert all(d > 0 for _, d in run.steps)  # up to the peak's need, then held there

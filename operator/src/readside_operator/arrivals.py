@@ -5,17 +5,21 @@ offset rule sees only the backlog, and a projection that keeps up has almost non
 rising load it recommends few replicas just before it needs them all again (the sawtooth of
 `make bench-autoscaling` did this once a tooth). So:
 
-- while arrivals rise (the least-squares trend of the last TREND_POLLS intervals would add
-  more than RISE_SHARE of the latest rate before the window ends) there is no scale-down at
-  all: the replicas running are the ones the rise will need, and no capacity estimate is
-  trusted to say how many fewer would do (the best drain seen per replica, `drain`, is a
-  high estimate: an interval that happened to include one commit more looks faster);
+- while arrivals rise (the least-squares trend of the arrival rates seen during the window
+  would add more than RISE_SHARE of the latest rate over another window) there is no
+  scale-down at all: the replicas running are the ones the rise will need, and no capacity
+  estimate is trusted to say how many fewer would do (the best drain seen per replica,
+  `drain`, is a high estimate: an interval that happened to include one commit more looks
+  faster);
 - otherwise a scale-down never goes below the replicas that keep up, at the drain observed
   per replica, with the highest arrival rate of the window (none before a drain rate has
   been observed).
 
-Noise can make a flat load look rising at some polls: that only postpones a scale-down to a
-poll where it does not.
+The trend is taken over the whole window, not the last few polls: an interval's rate is
+noisy (a poll that catches one producer burst more or less reads +-20 % on the bench), and a
+short trend stretched over the window made that noise a rise or a fall at random. Noise can
+still make a flat load look rising at some polls: that only postpones a scale-down to a poll
+where it does not.
 """
 
 from __future__ import annotations
@@ -24,13 +28,13 @@ import math
 
 from readside_operator.drain import RateMemory
 
-TREND_POLLS = 4
 RISE_SHARE = 0.1
 
 
-def trend(arrivals: list[tuple[float, float]]) -> float:
-    """Records/s gained per second over the last TREND_POLLS intervals (least squares)."""
-    recent = arrivals[-TREND_POLLS:]
+def trend(arrivals: list[tuple[float, float]], window: float, now: float) -> float:
+    """Records/s gained per second over the window's intervals (least squares; 0 with fewer
+    than two)."""
+    recent = [(t, r) for t, r in arrivals if now - t < window]
     if len(recent) < 2:
         return 0.0
     mean_t = sum(t for t, _ in recent) / len(recent)
@@ -41,22 +45,22 @@ def trend(arrivals: list[tuple[float, float]]) -> float:
     return sum((t - mean_t) * (r - mean_r) for t, r in recent) / spread
 
 
-def rise_within(arrivals: list[tuple[float, float]], window: float) -> float:
-    """Records/s the trend adds before the window ends when that is more than RISE_SHARE
-    of the latest rate, else 0 (not rising)."""
+def rise_within(arrivals: list[tuple[float, float]], window: float, now: float) -> float:
+    """Records/s the window's trend adds over another window when that is more than
+    RISE_SHARE of the latest rate, else 0 (not rising)."""
     if not arrivals or arrivals[-1][1] <= 0:
         return 0.0
-    rise = trend(arrivals) * window
+    rise = trend(arrivals, window, now) * window
     return rise if rise > RISE_SHARE * arrivals[-1][1] else 0.0
 
 
 def keep_up_floor(memory: RateMemory, window: float, now: float, current: int) -> tuple[int, str]:
     """The fewest replicas a scale-down may leave now, and why (0, "": no floor)."""
-    rise = rise_within(memory.arrivals, window)
+    rise = rise_within(memory.arrivals, window, now)
     if rise:
         return current, (
             f"arrivals rising ({memory.arrivals[-1][1]:.0f}/s, +{rise:.0f}/s within "
-            f"{window:.0f}s at the trend of the last polls): no scale-down"
+            f"{window:.0f}s at the window's trend): no scale-down"
         )
     recent = [r for t, r in memory.arrivals if now - t < window]
     if not memory.per_replica or not recent or max(recent) <= 0:
