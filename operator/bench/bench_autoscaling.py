@@ -9,8 +9,9 @@ The bench also keeps, per partition, when each end offset was reached, so it kno
 the oldest uncommitted record is (to within one tick) beside what the operator reports. At
 the end it prints the scalings (Events), up/down counts, reversals within the stabilization
 window, the largest lag in records and in seconds, how long a burst (a lag above replicas x
-lagPerReplica, or records older than targetLagSeconds) waited for a scale-up, the load
-average, and the replica timeline (--trace: every second as CSV); nothing asserts.
+lagPerReplica, or records older than targetLagSeconds) and a load above the replicas'
+capacity waited for a scale-up, the load average, and the replica timeline (--trace: every
+second as CSV); nothing asserts.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from sawtooth_measures import (  # type: ignore[import-not-found]
     Tick,
     burst_summary,
     oldest_age,
+    overload_delays,
     reversals,
     scale_up_delays,
     write_trace,
@@ -190,7 +192,9 @@ def report(args: argparse.Namespace, kubeconfig: Path, timeline: list[Tick], pro
         f"{len(changes) - ups} down); reversals (a scaling undone within the window): "
         f"{undone} (counted as this bench did before: {former})"
     )
-    print(f"burst -> scale-up: {burst_summary(delays)}")
+    overload = overload_delays(timeline, args.peak, args.period, args.per_replica)
+    print(f"burst (lag over what the replicas were asked for) -> scale-up: {burst_summary(delays)}")
+    print(f"load over the replicas' capacity -> scale-up: {burst_summary(overload)}")
     print("replica changes (s:replicas): " + ", ".join(f"{t:.0f}:{r}" for t, r in changes))
     if args.trace:
         write_trace(args.trace, timeline)

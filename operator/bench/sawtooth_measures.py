@@ -84,10 +84,28 @@ def reversals(changes: list[tuple[float, int]], start: int, window: float) -> tu
     return undone, former
 
 
+def overload_delays(
+    timeline: list[Tick], peak: float, period: float, per_replica: float
+) -> list[float]:
+    """From the first second the tooth's rate outgrew what the replicas drain (more than
+    replicas x per_replica events/s arriving) to the next scale-up: how long a rising load
+    waits for its replica, lag or no lag yet."""
+    delays: list[float] = []
+    since: float | None = None
+    for before, now in pairwise(timeline):
+        if now.replicas > before.replicas and since is not None:
+            delays.append(now.elapsed - since)
+            since = None
+        arriving = peak * ((now.elapsed % period) / period)
+        if since is None and now.replicas < PARTITIONS and arriving > now.replicas * per_replica:
+            since = now.elapsed
+    return delays
+
+
 def burst_summary(delays: list[float]) -> str:
     if not delays:
-        return "no burst (the lag never asked for more replicas than ran)"
-    return f"{len(delays)} bursts, median {statistics.median(delays):.1f}s, max {max(delays):.1f}s"
+        return "never"
+    return f"{len(delays)} times, median {statistics.median(delays):.1f}s, max {max(delays):.1f}s"
 
 
 def write_trace(path: Path, timeline: list[Tick]) -> None:
