@@ -79,6 +79,18 @@ def _lag(release: Operated) -> dict[str, Any]:
     return _status(release).get("lag") or {}
 
 
+def _pods(release: Operated) -> int:
+    """The projection's pods, those still terminating included (each one a group member)."""
+    found = release.kubectl(
+        "get", "pods", "-l", "app.kubernetes.io/component=projection", "-o", "name"
+    )
+    return len(found.stdout.split())
+
+
+def _ends(release: Operated) -> int:
+    return sum(p["endOffset"] for p in _lag(release).get("partitions", []))
+
+
 def _publish_orders(release: Operated, path: Path, orders: int, seed: int) -> int:
     generate_orders(path, orders, seed)
     release.publish_file(path)
@@ -163,10 +175,20 @@ class TableLock:
 def test_a_projection_that_cannot_commit_is_listed_stalled_told_once_and_cleared(
     release: Operated, tmp_path: Path
 ) -> None:
-    # One replica: stalled lag asks for none, and no rebalance waits on the held commit.
+    # One replica: stalled lag asks for none, and no rebalance may happen while the lock is
+    # held (an assignment reads the offsets table too: the member would block in it, be
+    # dropped from the group, and its next Kafka commit fail).
     _autoscaling(release, maxReplicas=1, targetLagSeconds=None)
     wait_for("one replica", lambda: release.replicas() == 1, timeout=120, every=2)
-    wait_for("no lag", lambda: _lag(release).get("total") == 0, timeout=120, every=2)
+    wait_for("one projection pod left", lambda: _pods(release) == 1, timeout=120, every=2)
+    # Records consumed to the end on every partition: the last pod holds them all.
+    ends = _ends(release)
+    _publish_orders(release, tmp_path / "before.events.jsonl", 10, 33)
+
+    def caught_up() -> bool:
+        return _ends(release) > ends and _lag(release).get("total") == 0
+
+    wait_for("the last pod consuming every partition", caught_up, timeout=120, every=2)
     before = _told(release, "Stalled")
     lock = TableLock(release)
     try:
