@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import text
 
 from readside_core.db import create_engine
 from readside_core.fixtures import read_messages
 from readside_core.views import json_encoder, order_to_json
+from readside_testkit.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +55,41 @@ async def test_kafka_committed_offsets_follow_postgresql(
         assert committed == stored
     finally:
         await consumer.stop()
+
+
+async def _kafka_committed(harness: Any, partitions: list[int]) -> dict[int, int | None]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=harness.brokers, group_id=harness.group)
+    await consumer.start()
+    try:
+        return {p: await consumer.committed(_tp(harness.topic, p)) for p in partitions}
+    finally:
+        await consumer.stop()
+
+
+async def test_an_assignment_brings_kafkas_committed_offsets_up_to_postgresqls(
+    harness: Any, sample_events_path: Path
+) -> None:
+    """A Kafka commit that failed (the member was dropped from the group while its database
+    commit waited) leaves Kafka's copy behind PostgreSQL's; with no record after it, only
+    the next assignment can bring it up, or the lag read from Kafka stays (the operator
+    called such a partition stalled)."""
+    await harness.project_then_stop(read_messages(sample_events_path))
+    stored = await harness.stored_offsets()
+    behind = {_tp(harness.topic, p): OffsetAndMetadata(0, "") for p in stored}
+    consumer = AIOKafkaConsumer(bootstrap_servers=harness.brokers, group_id=harness.group)
+    await consumer.start()
+    try:
+        consumer.assign(list(behind))
+        await consumer.commit(behind)  # what a failed commit leaves: an older offset
+    finally:
+        await consumer.stop()
+    assert set((await _kafka_committed(harness, list(stored))).values()) == {0}
+    harness.projection()  # nothing new to consume: only the assignment can commit
+
+    async def caught_up() -> bool:
+        return await _kafka_committed(harness, list(stored)) == stored
+
+    await eventually(caught_up, 60, "Kafka's committed offsets to reach PostgreSQL's", 0.5)
 
 
 def _tp(topic: str, partition: int) -> Any:

@@ -113,6 +113,8 @@ class Projection:
             log.info("re-seek skipped, a rebalance is under way: %s", exc)
 
     async def seek_to_stored(self, assigned: list[TopicPartition]) -> None:
+        """Seek to PostgreSQL's offsets and offer them to Kafka, whose copy a failed commit
+        may have left behind (with no record after it, nothing else would bring it up)."""
         stored = await self._stored_offsets()
         for tp in assigned:
             key = (tp.topic, tp.partition)
@@ -126,6 +128,7 @@ class Projection:
             else:
                 self.consumer.seek(tp, offset)
                 metrics.STORED_OFFSET.labels(tp.topic, str(tp.partition)).set(offset)
+        self.writer.kafka.offer({k: o for k, o in self.writer.stored.items() if o is not None})
         log.info("assigned %s, resuming from PostgreSQL offsets", _describe(assigned, stored))
 
     async def _stored_offsets(self) -> dict[int, int]:
