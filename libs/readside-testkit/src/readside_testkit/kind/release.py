@@ -17,6 +17,8 @@ from typing import Any
 from readside_testkit.kind.tools import CHART, CONTEXT, REPO, run, tool, tool_env, wait_for
 
 NAMESPACE = os.environ.get("READSIDE_E2E_NAMESPACE", "readside-e2e")
+# The app images' tag (`make images-app kind-load-app APP_TAG=...`; dev by default).
+APP_TAG = os.environ.get("APP_TAG", "dev")
 SAMPLE = REPO / "e2e" / "fixtures" / "sample.events.jsonl"
 EXPECTED = json.loads((REPO / "e2e" / "fixtures" / "sample.expected.json").read_text())
 
@@ -103,7 +105,7 @@ class Release:
             "-f",
             str(CHART / "values-kind.yaml"),
             "--set",
-            "image.tag=dev",
+            f"image.tag={APP_TAG}",
             "--wait",
             "--timeout",
             "10m",
