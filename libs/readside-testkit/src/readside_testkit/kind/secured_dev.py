@@ -35,6 +35,7 @@ from readside_testkit.kind.secured_parts import (
     REDIS_ACL_SECRET,
     REDIS_USER,
     REDIS_USER_SECRET,
+    SECURED_VALUES,
     SERVER_SECRET,
     SERVICES,
     mount,
@@ -42,22 +43,6 @@ from readside_testkit.kind.secured_parts import (
     secret_volume,
 )
 from readside_testkit.kind.tools import documents
-
-SECURED_VALUES = (
-    "kafka.brokers=kafka:9092",
-    "kafka.security.protocol=SASL_SSL",
-    "kafka.security.sasl.mechanism=SCRAM-SHA-512",
-    f"kafka.security.sasl.existingSecret={KAFKA_USER_SECRET}",
-    f"kafka.security.tls.existingSecret={CA_SECRET}",
-    "database.url=",
-    f"database.existingSecret={DATABASE_SECRET}",
-    f"database.passwordSecret={POSTGRES_PASSWORD_SECRET}",
-    "database.tls.sslmode=verify-full",
-    f"database.tls.existingSecret={CA_SECRET}",
-    "redis.url=rediss://redis:6379/0",
-    f"redis.tls.existingSecret={CA_SECRET}",
-    f"redis.acl.existingSecret={REDIS_USER_SECRET}",
-)
 
 
 @dataclass(frozen=True)

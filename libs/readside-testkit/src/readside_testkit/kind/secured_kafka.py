@@ -53,7 +53,7 @@ FORMAT = """\
 set -eu
 user=$(cat /etc/kafka-user/username)
 password=$(cat /etc/kafka-user/password)
-exec kafka-storage.sh format --ignore-formatted --cluster-id "$CLUSTER_ID" \\
+exec /opt/kafka/bin/kafka-storage.sh format --ignore-formatted --cluster-id "$CLUSTER_ID" \\
   --config /etc/kafka-format/server.properties \\
   --add-scram "SCRAM-SHA-512=[name=$user,password=$password]"
 """

@@ -18,6 +18,22 @@ KAFKA_USER = "rskafka"
 PG_ROLE = "rstls"
 REDIS_USER = "rsacl"
 
+SECURED_VALUES = (
+    "kafka.brokers=kafka:9092",
+    "kafka.security.protocol=SASL_SSL",
+    "kafka.security.sasl.mechanism=SCRAM-SHA-512",
+    f"kafka.security.sasl.existingSecret={KAFKA_USER_SECRET}",
+    f"kafka.security.tls.existingSecret={CA_SECRET}",
+    "database.url=",
+    f"database.existingSecret={DATABASE_SECRET}",
+    f"database.passwordSecret={POSTGRES_PASSWORD_SECRET}",
+    "database.tls.sslmode=verify-full",
+    f"database.tls.existingSecret={CA_SECRET}",
+    "redis.url=rediss://redis:6379/0",
+    f"redis.tls.existingSecret={CA_SECRET}",
+    f"redis.acl.existingSecret={REDIS_USER_SECRET}",
+)
+
 
 def secret(name: str, data: dict[str, str]) -> dict[str, Any]:
     return {
