@@ -15,13 +15,12 @@ every credential is a random password in a Secret (`secret_manifests`).
 from __future__ import annotations
 
 import copy
+import json
 import secrets
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from readside_testkit.kind.operated import Operated
 from readside_testkit.kind.secured_kafka import secure_kafka
@@ -220,7 +219,8 @@ class SecuredRelease(Operated):
         certificates = make_certificates(self.workdir, self.namespace)
         dev = documents(super().dependency_manifests())
         docs = [*secret_manifests(certificates, self.credentials), *secure_manifests(dev)]
-        return str(yaml.safe_dump_all(docs))
+        # JSON documents: no YAML anchors for the objects the documents share.
+        return "\n---\n".join(json.dumps(doc) for doc in docs)
 
     def install(self, *sets: str) -> None:
         super().install(*SECURED_VALUES, *sets)
