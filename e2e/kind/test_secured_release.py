@@ -96,6 +96,9 @@ def test_the_sample_published_over_sasl_ssl_is_served_exactly(
         f" WHERE usename = '{PG_ROLE}' AND ssl",
     ).stdout  # fmt: skip
     assert int(clients) > 0, "no TLS connection of the release's role"
+    # Now, while the first projection pod lives: the replay replaces it, and the log of a
+    # deleted pod cannot be read afterwards.
+    assert release.leaks(release.what_shows()) == []
 
 
 def test_an_in_place_replay_over_the_secured_connections_restores_the_sample(
