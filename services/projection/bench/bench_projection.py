@@ -172,6 +172,10 @@ async def throughput(
     return Run(overall, steady, url, rss, cpu / total * 1e6, pg_cpu / total * 1e6)
 
 
+def median(found: list[Run], of: str) -> float:
+    return statistics.median(getattr(r, of) for r in found)
+
+
 def read_model_costs(runs: dict[tuple[str, int], list[Run]]) -> list[str]:
     """What the registered read models cost: medians of this checkout against the run
     without them, in events/s and in CPU per event (projection + PostgreSQL)."""
@@ -181,9 +185,6 @@ def read_model_costs(runs: dict[tuple[str, int], list[Run]]) -> list[str]:
         without = runs.get((WITHOUT_READ_MODELS, processes), [])
         if not with_models or not without:
             continue
-
-        def median(found: list[Run], of: str) -> float:
-            return statistics.median(getattr(r, of) for r in found)
 
         rate = 1 - median(with_models, "steady") / median(without, "steady")
         cpu_with = median(with_models, "cpu_us") + median(with_models, "pg_us")
