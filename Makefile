@@ -63,8 +63,8 @@ soak-projection: deps stack-up ## the 10-minute chaos soak (make test runs a 60-
 bench-autoscaling: deps stack-up ## operator scalings over a 10-minute sawtooth (real Kafka + kube-apiserver)
 	$(UV) run --frozen python operator/bench/bench_autoscaling.py
 
-bench-replay: deps ## rebuild 1,000,000 events InPlace and BlueGreen in the kind cluster (make images-app kind-load-app first)
-	$(UV) run --frozen python operator/bench/bench_replay.py
+bench-replay: deps kind-up kind-load-deps kind-load-app ## rebuild 1,000,000 events InPlace and BlueGreen in the kind cluster (EVENTS=N for another count)
+	APP_TAG=$(APP_TAG) $(UV) run --frozen python operator/bench/bench_replay.py $(if $(EVENTS),--events $(EVENTS))
 
 -include hack/mk/kind.mk
 -include hack/mk/deploy.mk

@@ -794,9 +794,7 @@ cmd_up() {
     start_servers "${SERVERS[@]}"
 }
 cmd_down() {
-    local -a names
-    mapfile -t names < <(reverse "${SERVERS[@]}")
-    stop_servers "${names[@]}"
+    cmd_stop "${SERVERS[@]}"
 }
 
 cmd_start() {

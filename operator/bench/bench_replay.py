@@ -4,8 +4,8 @@ In the kind cluster (namespace readside-op-bench): the chart with the operator, 
 PostgreSQL/Redis/Kafka. `readside-events generate` publishes the events from a pod in the
 cluster; the projection folds them once (the first figure, plain projection), then a
 ProjectionReplay from earliest rebuilds them InPlace, then another BlueGreen. Times are from
-`kubectl apply` to phase Succeeded. Needs `make images-app kind-load-app`. Prints figures;
-nothing asserts.
+`kubectl apply` to phase Succeeded. `make bench-replay` brings the cluster up and builds and
+loads the app images first (APP_TAG, dev by default). Prints figures; nothing asserts.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def main() -> None:
         "projection.resource.autoscaling.scaleDownStabilizationSeconds=60",
     )
     orders = int(args.events / EVENTS_PER_ORDER)
+    print(f"load average at the start: {_load()}", flush=True)
     started = time.monotonic()
     publish(release, orders)
     published = time.monotonic() - started
@@ -85,6 +86,11 @@ def main() -> None:
         f"BlueGreen replay from earliest: {blue_green:.0f}s "
         f"({int(count) / blue_green:,.0f} events/s), the live version serving throughout"
     )
+    print(f"load average at the end: {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{n:.2f}" for n in os.getloadavg())
 
 
 if __name__ == "__main__":

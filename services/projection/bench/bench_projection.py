@@ -21,6 +21,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -110,11 +111,23 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+@dataclass(frozen=True)
+class Run:
+    """One throughput run: events/s overall and after the first commit, the database, the
+    peak RSS of one process, and CPU per event (µs) of the projection and of PostgreSQL."""
+
+    overall: float
+    steady: float
+    url: str
+    rss: float
+    cpu_us: float
+    pg_us: float
+
+
 async def throughput(
     env: dict[str, str], topic: str, total: int, processes: int, logs: Path, extra: dict[str, str]
-) -> tuple[float, float, str, float]:
-    """Events/s for `processes` projection processes draining `total` events from `topic`
-    (overall and after the first commit), the database, and the peak RSS of one process."""
+) -> Run:
+    """`processes` projection processes draining `total` events from `topic`."""
     url = fresh_database(env["DATABASE_URL"])
     group = f"bench-{uuid.uuid4().hex[:6]}"
     penv = {
@@ -156,12 +169,33 @@ async def throughput(
     overall = total / (ended - began)
     t0, n0 = first or (began, 0)
     steady = (total - n0) / (ended - t0)
-    print(
-        f"    CPU per event: projection {cpu / total * 1e6:.0f} us, PostgreSQL "
-        f"{pg_cpu / total * 1e6:.0f} us (whole run incl. start-up; {processes} process(es))",
-        flush=True,
-    )
-    return overall, steady, url, rss
+    return Run(overall, steady, url, rss, cpu / total * 1e6, pg_cpu / total * 1e6)
+
+
+def median(found: list[Run], of: str) -> float:
+    return statistics.median(getattr(r, of) for r in found)
+
+
+def read_model_costs(runs: dict[tuple[str, int], list[Run]]) -> list[str]:
+    """What the registered read models cost: medians of this checkout against the run
+    without them, in events/s and in CPU per event (projection + PostgreSQL)."""
+    lines = []
+    for processes in (1, 2):
+        with_models = runs.get(("this checkout", processes), [])
+        without = runs.get((WITHOUT_READ_MODELS, processes), [])
+        if not with_models or not without:
+            continue
+
+        rate = 1 - median(with_models, "steady") / median(without, "steady")
+        cpu_with = median(with_models, "cpu_us") + median(with_models, "pg_us")
+        cpu_without = median(without, "cpu_us") + median(without, "pg_us")
+        lines.append(
+            f"\nregistered read models (products), {processes} process(es), medians of "
+            f"{len(with_models)} run(s): events/s {-rate:+.1%}, CPU per event "
+            f"{cpu_with / cpu_without - 1:+.1%} ({cpu_without:.0f} -> {cpu_with:.0f} µs, "
+            "projection + PostgreSQL)"
+        )
+    return lines
 
 
 async def create_topic(brokers: str, topic: str, partitions: int = 4) -> None:
@@ -323,6 +357,9 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+WITHOUT_READ_MODELS = "this checkout, no registered read model (no products)"
+
+
 def variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
     """What runs side by side: this checkout (synchronous commit on and off, and without the
     registered read models: what the product model costs; or with --sasl-ssl plaintext and
@@ -335,11 +372,10 @@ def variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
     else:
         found = {
             "this checkout": {},
-            "this checkout, no registered read model (no products)": {
-                "PYTHONPATH": str(Path(__file__).parent / "without_read_models")
-            },
-            "this checkout, PG_SYNCHRONOUS_COMMIT=off": {"PG_SYNCHRONOUS_COMMIT": "off"},
+            WITHOUT_READ_MODELS: {"PYTHONPATH": str(Path(__file__).parent / "without_read_models")},
         }
+        if not args.read_model_cost:
+            found["this checkout, PG_SYNCHRONOUS_COMMIT=off"] = {"PG_SYNCHRONOUS_COMMIT": "off"}
     if args.compare:
         found[f"{args.compare.name} (--compare)"] = source_path(args.compare.resolve())
     return found
@@ -352,6 +388,14 @@ async def main() -> None:
         "--rates", default="2000,10000", help='end-to-end rates, events/s ("": none)'
     )
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="throughput rounds, the variants interleaved"
+    )
+    parser.add_argument(
+        "--read-model-cost",
+        action="store_true",
+        help="only this checkout with and without its registered read models",
+    )
     parser.add_argument("--latency-only", action="store_true", help="skip throughput and COPY")
     parser.add_argument("--compare", type=Path, help="another checkout, run side by side")
     parser.add_argument(
@@ -368,6 +412,7 @@ async def main() -> None:
     logs.mkdir(parents=True, exist_ok=True)
     print(f"load average at the start: {load_average()}", flush=True)
     rows: list[str] = []
+    costs: list[str] = []
     copy_row: tuple[str, float] | None = None
     if not args.latency_only:
         topic = f"bench-{uuid.uuid4().hex[:6]}"
@@ -375,16 +420,21 @@ async def main() -> None:
         messages = list(generate(orders, seed=uuid.uuid4().int % 1_000_000))[: args.events]
         print(f"publishing {len(messages):,} events ({orders:,} orders) to {topic} ...", flush=True)
         await publish(messages, brokers=env["KAFKA_BROKERS"], topic=topic)
-        for name, extra in variants(args).items():
-            for processes in (1, 2):
-                overall, steady, url, rss = await throughput(
-                    env, topic, len(messages), processes, logs, extra
-                )
-                line = f"| {name} | {processes} | {steady:,.0f} | {overall:,.0f} | {rss:,.0f} |"
-                print(line, flush=True)
-                rows.append(line)
-                if copy_row is None:
-                    copy_row = (url, len(messages) / steady)
+        runs: dict[tuple[str, int], list[Run]] = {}
+        for _ in range(args.repeat):  # variants interleaved: a drift in load hits them all
+            for name, extra in variants(args).items():
+                for processes in (1, 2):
+                    run = await throughput(env, topic, len(messages), processes, logs, extra)
+                    runs.setdefault((name, processes), []).append(run)
+                    line = (
+                        f"| {name} | {processes} | {run.steady:,.0f} | {run.overall:,.0f} "
+                        f"| {run.rss:,.0f} | {run.cpu_us:.0f} | {run.pg_us:.0f} |"
+                    )
+                    print(line, f"(load {load_average()})", flush=True)
+                    rows.append(line)
+                    if copy_row is None:
+                        copy_row = (run.url, len(messages) / run.steady)
+        costs = read_model_costs(runs)
     latencies: list[str] = []
     for rate in (float(r) for r in args.rates.split(",") if r):
         for name, extra in variants(args).items():
@@ -412,10 +462,12 @@ async def main() -> None:
         )
         print(
             "| projection | processes | events/s after the first commit "
-            "| events/s incl. start-up | peak RSS MiB |"
+            "| events/s incl. start-up | peak RSS MiB | projection CPU µs/event "
+            "| PostgreSQL CPU µs/event |"
         )
-        print("|---|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         print("\n".join(rows))
+        print("\n".join(costs))
     if copy_row is not None:
         copied, copy_seconds = await copy_ceiling(copy_row[0])
         print(

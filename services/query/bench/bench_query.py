@@ -65,8 +65,13 @@ async def load(url: str, views: list[OrderView]) -> None:
 
 
 def query_service(
-    database_url: str, redis_url: str, workers: int = 1, local_cache_size: int = 50_000
+    database_url: str,
+    redis_url: str,
+    workers: int = 1,
+    local_cache_size: int = 50_000,
+    source: Path | None = None,
 ) -> AbstractContextManager[str]:
+    """The real query service; with `source`, that checkout's code (same dependencies)."""
     env = {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
@@ -74,6 +79,9 @@ def query_service(
         "LOCAL_CACHE_SIZE": str(local_cache_size),
         "LOG_LEVEL": "warning",
     }
+    if source is not None:
+        dirs = ("services/query/src", "libs/readside-core/src")
+        env["PYTHONPATH"] = os.pathsep.join(str(source / d) for d in dirs)
     return running_server(query_command(), env, "/readyz")
 
 
@@ -166,6 +174,19 @@ def busy_machine() -> Iterator[int]:
             burner.wait()
 
 
+def cold_side_by_side(
+    database_url: str, redis_url: str, cold: list[str], args: argparse.Namespace
+) -> list[Result]:
+    """Cold by id from another checkout and from this one, in turn, Redis flushed before
+    each and a new process each (an empty local cache)."""
+    found = []
+    for label, source in ((args.compare.name, args.compare.resolve()), ("this checkout", None)):
+        redis.Redis.from_url(redis_url).flushdb()
+        with query_service(database_url, redis_url, source=source) as base:
+            found.append(once(f"by id, cold: {label}", base, cold, args))
+    return found
+
+
 def print_table(results: list[Result]) -> None:
     print()
     print(f"{'scenario':<52} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}")
@@ -181,6 +202,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--customers", type=int, default=1_000)
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        help="another checkout: the cold scenarios again, it and this one in turn",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -228,6 +254,8 @@ def main() -> None:
                 results.append(measure("by id, local cache off (Redis hits)", base, ids, args))
             with query_service(database_url, redis_url, workers=2) as base:
                 results.append(measure("by id, cache warm, WORKERS=2", base, hot, args))
+            if args.compare:
+                results += cold_side_by_side(database_url, redis_url, cold, args)
             bare: dict[str, Result] = {}
             for interface in ("asgi", "rsgi"):
                 with bare_granian(interface, body_file) as base:

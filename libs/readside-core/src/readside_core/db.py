@@ -45,6 +45,7 @@ def create_engine(
     *,
     schema: str = PUBLIC_SCHEMA,
     pool_size: int = 10,
+    max_overflow: int | None = None,
     pre_ping: bool = True,
     security: PostgresSecurity | None = None,
     **kwargs: Any,
@@ -55,7 +56,12 @@ def create_engine(
 
     `pre_ping` checks each connection with a round trip when it is taken from the pool. A
     hot path leaves it off: after PostgreSQL restarts, the first statement on a dead
-    connection fails, and SQLAlchemy then invalidates every connection of the pool at once."""
+    connection fails, and SQLAlchemy then invalidates every connection of the pool at once.
+
+    `max_overflow` (default: `pool_size`) connections more are opened when all are busy and
+    closed again when handed back while the pool is full: a service under steady
+    concurrency above `pool_size` would connect (TLS, type introspection, a new backend
+    process) for every few requests, so a hot path sets it to 0 and queues instead."""
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.update(_security(url, security).connect_kwargs())
     settings = dict(connect_args.get("server_settings", {}))
@@ -67,7 +73,7 @@ def create_engine(
     return sa_asyncio.create_async_engine(
         async_database_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=pre_ping,
         json_serializer=_encode_json,
         json_deserializer=_json_decoder.decode,

@@ -4,7 +4,8 @@
 here adds tables (created by its migration), a pure `fold` of a batch's changed orders
 (each before and after the batch) into what the batch adds to the model, a `merge` of two
 such results (batches queued during a commit share one transaction), the `write` of one in
-the batch's transaction, and the cache scopes a changed order touches. Everything that lists
+the batch's transaction, and the cache scopes such a result touches (one set per batch,
+not per order). Everything that lists
 read-model tables (`missing_tables`, `reset`,
 the exactness tests) and the projection's write path read this list.
 """
@@ -30,7 +31,7 @@ class ReadModel:
     fold: Callable[[Sequence[Change]], Any]
     merge: Callable[[Any, Any], Any]
     write: Callable[[asyncpg.Connection, Any], Awaitable[None]]
-    scopes: Callable[[OrderView | None, OrderView], set[str]]
+    scopes: Callable[[Any], set[str]]  # of what `fold` returned
 
 
 def registered() -> tuple[ReadModel, ...]:

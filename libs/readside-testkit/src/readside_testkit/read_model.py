@@ -114,7 +114,8 @@ async def publish_changes(
         scopes = {customer_scope(v.customer_id) for v in views}
         scopes |= {status_scope(v.status.value) for v in views}
         scopes |= {status_scope(s) for s in old_statuses}
-        scopes |= {scope for m in registered() for v in views for scope in m.scopes(None, v)}
+        changes = [(None, v) for v in views]
+        scopes |= {scope for m in registered() for scope in m.scopes(m.fold(changes))}
         args: list[bytes | int] = [ttl]
         for view in views:
             args += [view.version, json_encoder.encode(order_to_json(view))]

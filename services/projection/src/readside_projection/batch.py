@@ -197,9 +197,9 @@ def plan_batch(
     plan.outcomes["dead_lettered"] = len(plan.dead_letters)
     changes = plan.changes()
     for model in READ_MODELS:
-        plan.folded.append(model.fold(changes))
-        for before, after in changes:
-            plan.scopes.update(model.scopes(before, after))
+        folded = model.fold(changes)
+        plan.folded.append(folded)
+        plan.scopes.update(model.scopes(folded))
     return plan
 
 

@@ -22,11 +22,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
+from readside_core.database_errors import DATABASE_ERRORS, describe
 from readside_core.db import pooled
 from readside_projection import metrics, tracing
 from readside_projection.batch import BatchPlan, DecodedBatch, Record, decode_batch, plan_batch
 from readside_projection.cache_sync import CacheSync
-from readside_projection.database_errors import DATABASE_ERRORS, describe
 from readside_projection.dead_letters import DeadLetterSender
 from readside_projection.ops import Health
 from readside_projection.settings import ProjectionSettings

@@ -28,11 +28,11 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from opentelemetry import trace
 
+from readside_core.database_errors import DATABASE_ERRORS, describe, is_rejection
 from readside_core.db import pooled
 from readside_projection import metrics
 from readside_projection.batch import BatchPlan
 from readside_projection.cache_sync import CacheSync
-from readside_projection.database_errors import DATABASE_ERRORS, describe, is_rejection
 from readside_projection.ops import Health
 from readside_projection.store import OffsetsFenced, WriteConflict, write_plan
 from readside_projection.view_state import ViewState

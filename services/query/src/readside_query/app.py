@@ -79,6 +79,7 @@ def _versions(
             settings.database_url,
             schema=schema,
             pool_size=settings.db_pool_size,
+            max_overflow=0,  # queue for a connection rather than connect per burst
             pre_ping=False,
             security=settings.postgres,
         )

@@ -119,11 +119,16 @@ def fold_changes(changes: Iterable[tuple[OrderView | None, OrderView]]) -> Produ
     commit; batches merged into one transaction add up (`merge_deltas`).
 
     Computed in one pass per order: the fold never changes an order's items, currency or
-    created_at, so before and after share their lines and differ in status and version only
-    (the oracle, `summarize_products`, sums `contribution` instead)."""
+    created_at, so before and after share their lines and differ in status and version
+    only; the revenue moves only when the order starts or stops counting (created,
+    cancelled), so the lines' amounts are computed only then (the oracle,
+    `summarize_products`, sums `contribution` instead)."""
     total: dict[str, ProductDelta] = {}
     for before, after in changes:
-        for key, (sku, quantity, amount) in _lines(after).items():
+        live_after = after.status is not OrderStatus.CANCELLED
+        live_before = before is not None and before.status is not OrderStatus.CANCELLED
+        priced = live_after != live_before
+        for key, (sku, quantity, amount) in _lines(after, priced).items():
             delta = total.get(key)
             if delta is None:
                 delta = total[key] = ProductDelta(
@@ -131,20 +136,24 @@ def fold_changes(changes: Iterable[tuple[OrderView | None, OrderView]]) -> Produ
                 )
             elif (after.created_at, sku) < (delta.first_ordered_at, delta.sku):
                 delta.first_ordered_at, delta.sku = after.created_at, sku
-            delta.last_ordered_at = max(delta.last_ordered_at, after.created_at)
-            _count(delta, after, quantity, amount, 1)
-            if before is not None:
-                _count(delta, before, quantity, amount, -1)
+            if after.created_at > delta.last_ordered_at:
+                delta.last_ordered_at = after.created_at
+            _move(delta, before, after, quantity)
+            revenue, currency = delta.revenue, after.currency
+            moved = amount if live_after else -amount
+            if moved or currency not in revenue:
+                revenue[currency] = revenue.get(currency, _ZERO) + moved
     return {delta.product_id: delta for delta in total.values()}
 
 
-def _lines(order: OrderView) -> dict[str, tuple[str, int, Decimal]]:
-    """Per product id (as written in the items): smallest sku, quantity, quantity x price."""
+def _lines(order: OrderView, priced: bool) -> dict[str, tuple[str, int, Decimal]]:
+    """Per product id (as written in the items): smallest sku, quantity, and quantity x
+    price when `priced` (else 0)."""
     lines: dict[str, tuple[str, int, Decimal]] = {}
     for item in order.items:
         key = str(item["product_id"])
         quantity = int(item["quantity"])
-        amount = quantity * Decimal(item["unit_price"])
+        amount = quantity * Decimal(item["unit_price"]) if priced else _ZERO
         seen = lines.get(key)
         if seen is not None:
             sku = min(seen[0], str(item["sku"]))
@@ -154,15 +163,18 @@ def _lines(order: OrderView) -> dict[str, tuple[str, int, Decimal]]:
     return lines
 
 
-def _count(
-    delta: ProductDelta, order: OrderView, quantity: int, amount: Decimal, sign: int
-) -> None:
-    status = order.status.value
-    delta.units[status] = delta.units.get(status, 0) + sign * quantity
-    delta.orders[status] = delta.orders.get(status, 0) + sign
-    live = amount if order.status is not OrderStatus.CANCELLED else _ZERO
-    delta.revenue[order.currency] = delta.revenue.get(order.currency, _ZERO) + sign * live
-    delta.version += sign * order.version
+def _move(delta: ProductDelta, before: OrderView | None, after: OrderView, quantity: int) -> None:
+    """The order's units and its one order from its status before to its status after."""
+    units, orders = delta.units, delta.orders
+    status = after.status.value
+    units[status] = units.get(status, 0) + quantity
+    orders[status] = orders.get(status, 0) + 1
+    delta.version += after.version
+    if before is not None:
+        status = before.status.value
+        units[status] = units.get(status, 0) - quantity
+        orders[status] = orders.get(status, 0) - 1
+        delta.version -= before.version
 
 
 def merge_deltas(into: ProductDeltas, later: ProductDeltas) -> ProductDeltas:
@@ -214,10 +226,9 @@ def view_of(delta: ProductDelta) -> ProductView:
     )
 
 
-def scopes_of(before: OrderView | None, after: OrderView) -> set[str]:
-    """The cache scopes a change of this order touches."""
-    # product_scope and products_scope, spelled out: this runs for every changed order.
-    return {f"product:{item['product_id']}" for item in after.items} | {"products"}
+def scopes_of(folded: ProductDeltas) -> set[str]:
+    """The cache scopes a batch's deltas touch: each product's entry, and the lists."""
+    return {product_scope(pid) for pid in folded} | {products_scope()}
 
 
 def product_to_json(view: ProductView) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from typing import Any
 from readside_testkit.kind.tools import CHART, CONTEXT, REPO, run, tool, tool_env, wait_for
 
 NAMESPACE = os.environ.get("READSIDE_E2E_NAMESPACE", "readside-e2e")
+# The app images' tag (`make images-app kind-load-app APP_TAG=...`; dev by default).
+APP_TAG = os.environ.get("APP_TAG", "dev")
 SAMPLE = REPO / "e2e" / "fixtures" / "sample.events.jsonl"
 EXPECTED = json.loads((REPO / "e2e" / "fixtures" / "sample.expected.json").read_text())
 
@@ -85,14 +87,17 @@ class Release:
             [self.kubectl_bin, "--context", CONTEXT, "create", "namespace", self.namespace],
             check=False,
         )
-        kustomize = tool("kustomize")
-        build = [kustomize, "build"] if kustomize else [self.kubectl_bin, "kustomize"]
-        manifests = run([*build, str(REPO / "deploy" / "dev")]).stdout
-        self.kubectl("apply", "-f", "-", input_text=manifests)
+        self.kubectl("apply", "-f", "-", input_text=self.dependency_manifests())
         for dependency in ("postgres", "redis", "kafka"):
             self.kubectl(
                 "rollout", "status", f"deployment/{dependency}", "--timeout=300s", timeout=320
             )
+
+    def dependency_manifests(self) -> str:
+        """The manifests of the dev dependencies: the kustomize build of deploy/dev."""
+        kustomize = tool("kustomize")
+        build = [kustomize, "build"] if kustomize else [self.kubectl_bin, "kustomize"]
+        return run([*build, str(REPO / "deploy" / "dev")]).stdout
 
     def install(self, *sets: str) -> None:
         args = [
@@ -103,7 +108,7 @@ class Release:
             "-f",
             str(CHART / "values-kind.yaml"),
             "--set",
-            "image.tag=dev",
+            f"image.tag={APP_TAG}",
             "--wait",
             "--timeout",
             "10m",
@@ -124,9 +129,11 @@ class Release:
     ) -> list[str]:
         """`kubectl run` arguments for a one-off pod of a release Deployment's image running
         `command`, with that Deployment's environment (ConfigMap and Secret references
-        included) unless `inherit_env` is false, plus `env`."""
+        included, and the volumes, mounts and pod security context that give its files, such
+        as mounted credentials) unless `inherit_env` is false, plus `env`."""
         found = self.kubectl("get", "deployment", deployment, "-o", "json").stdout
-        source = json.loads(found)["spec"]["template"]["spec"]["containers"][0]
+        pod = json.loads(found)["spec"]["template"]["spec"]
+        source = pod["containers"][0]
         container: dict[str, Any] = {
             "name": name,
             "image": source["image"],
@@ -134,11 +141,14 @@ class Release:
             "env": (source.get("env", []) if inherit_env else [])
             + [{"name": k, "value": v} for k, v in (env or {}).items()],
         }
+        spec: dict[str, Any] = {"containers": [container]}
         if inherit_env:
             container["envFrom"] = source.get("envFrom", [])
+            container["volumeMounts"] = source.get("volumeMounts", [])
+            spec.update({k: pod[k] for k in ("volumes", "securityContext") if k in pod})
         if stdin:
             container.update(stdin=True, stdinOnce=True)
-        overrides = {"spec": {"containers": [container]}}
+        overrides = {"spec": spec}
         return [
             "run",
             name,

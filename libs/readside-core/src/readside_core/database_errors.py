@@ -1,7 +1,8 @@
-"""What a PostgreSQL failure means for the projection: an outage to wait out, or a rejection.
+"""What a PostgreSQL failure means: an outage to wait out, or a rejection.
 
-Both are retried with capped backoff and nothing is skipped (a batch is never dropped, so
-never lost). They differ in what they tell the operator: an outage (no connection, the
+The projection retries both with capped backoff and skips nothing (a batch is never dropped,
+so never lost); the query service answers an outage with 503. They differ in what they tell
+the operator: an outage (no connection, the
 server starting or shutting down, out of resources, a serialization failure, a failover to a
 read-only standby) says PostgreSQL is unavailable; a rejection (any other SQLSTATE: an
 undefined table after a missed migration, a permission, a constraint) says the batch itself

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from readside_projection.database_errors import describe, is_rejection
+from readside_core.database_errors import describe, is_rejection
 
 pytestmark = pytest.mark.unit
 
