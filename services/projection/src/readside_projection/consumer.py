@@ -113,8 +113,8 @@ class Projection:
             log.info("re-seek skipped, a rebalance is under way: %s", exc)
 
     async def seek_to_stored(self, assigned: list[TopicPartition]) -> None:
-        """Seek to PostgreSQL's offsets and offer them to Kafka, whose copy a failed commit
-        may have left behind (with no record after it, nothing else would bring it up)."""
+        """Seek to PostgreSQL's offsets, and offer them to Kafka: a failed commit may have left
+        its copy behind, and with no record after it nothing else would bring it up."""
         stored = await self._stored_offsets()
         for tp in assigned:
             key = (tp.topic, tp.partition)
@@ -287,13 +287,9 @@ class Projection:
 def _count(plan: BatchPlan) -> None:
     for outcome, count in plan.outcomes.items():
         metrics.EVENTS.labels(outcome).inc(count)
-    for event in plan.missing:
-        log.warning(
-            "%s %s for order %s, which does not exist: counted, not applied",
-            event.event_type,
-            event.event_id,
-            event.order_id,
-        )
+    for e in plan.missing:
+        missing = f"{e.event_type} {e.event_id} for order {e.order_id}, which does not exist"
+        log.warning("%s: counted, not applied", missing)
 
 
 def _describe(assigned: list[TopicPartition], stored: dict[int, int]) -> str:
