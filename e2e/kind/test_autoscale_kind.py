@@ -45,9 +45,7 @@ def release(cluster: str, helm: str, app_images_in_kind: None) -> Iterator[Opera
     # Replicas come back down at once after the window (the chart's default is 1 per 60 s).
     _autoscaling(rel, scaleDownPolicies=[])
     yield rel
-    # Free the node for the suites after this one (READSIDE_KEEP_NAMESPACES=1 keeps it).
-    if not os.environ.get("READSIDE_KEEP_NAMESPACES"):
-        rel.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+    rel.leave()
 
 
 def _autoscaling(release: Operated, **fields: Any) -> None:

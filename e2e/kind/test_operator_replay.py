@@ -44,10 +44,7 @@ def release(cluster: str, helm: str, app_images_in_kind: None) -> Iterator[Opera
     )
     rel.publish_file(SAMPLE)
     yield rel
-    # Free the node for the suites after this one (READSIDE_KEEP_NAMESPACES=1 keeps it).
-    if not os.environ.get("READSIDE_KEEP_NAMESPACES"):
-        rel.kubectl("delete", "projectionreplays", "--all", "--timeout=120s", check=False)
-        rel.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+    rel.leave()
 
 
 @pytest.fixture

@@ -46,10 +46,7 @@ def release(
     )
     print(f"secured dependencies and release installed in {time.monotonic() - started:.0f}s")
     yield rel
-    # Free the node for the suites after this one (READSIDE_KEEP_NAMESPACES=1 keeps it).
-    if not os.environ.get("READSIDE_KEEP_NAMESPACES"):
-        rel.kubectl("delete", "projectionreplays", "--all", "--timeout=120s", check=False)
-        rel.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+    rel.leave()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,15 @@ DEPLOYMENT = "readside-projection"
 
 class Operated(Release):
     """A release with the operator enabled."""
+
+    def leave(self) -> None:
+        """Free the node for the suites after this one: the replays (while the operator can
+        still remove their finalizers), then the namespace. READSIDE_KEEP_NAMESPACES=1 keeps
+        it for a look after the run."""
+        if os.environ.get("READSIDE_KEEP_NAMESPACES"):
+            return
+        self.kubectl("delete", "projectionreplays", "--all", "--timeout=120s", check=False)
+        self.kubectl("delete", "namespace", self.namespace, "--wait=false", check=False)
 
     def fresh_install(self, *sets: str) -> None:
         """An empty namespace (so counts are exact), the dev dependencies, current CRDs,
