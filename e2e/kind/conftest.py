@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from readside_testkit.kind.apiserver import can_start_local, kind_args, local_api_server
+from readside_testkit.kind.port_forward import PortForward
+from readside_testkit.kind.release import Release
 from readside_testkit.kind.tools import CLUSTER, KUBECONFIG, apply_crds, cluster_up, run, tool
 
 
@@ -116,3 +118,11 @@ def crd_api_server(kubectl: str) -> Iterator[Path]:
     with local_api_server() as kubeconfig:
         apply_crds([kubectl, "--kubeconfig", str(kubeconfig)], established=True)
         yield kubeconfig
+
+
+@pytest.fixture
+def api(release: Release) -> Iterator[PortForward]:
+    """The query API of the module's `release`, through a port-forward."""
+    forward = PortForward(release.kubectl_bin, release.namespace)
+    yield forward
+    forward.close()

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from readside_testkit.kind.operated import DEPLOYMENT, PROJECTION, Operated
+from readside_testkit.kind.operated import DEPLOYMENT, PROJECTION, SMALL_REQUESTS, Operated
 from readside_testkit.kind.release import generate_orders
 from readside_testkit.kind.tools import CONTEXT, wait_for
 
@@ -33,10 +33,7 @@ PARTITIONS = 3  # deploy/dev's Kafka
 def release(cluster: str, helm: str, app_images_in_kind: None) -> Iterator[Operated]:
     rel = Operated(cluster, helm, NAMESPACE)
     rel.fresh_install(
-        # The shared kind node has 2 CPUs: other suites' releases hold most of the requests.
-        "query.resources.requests.cpu=10m",
-        "projection.resources.requests.cpu=10m",
-        "operator.resources.requests.cpu=10m",
+        *SMALL_REQUESTS,
         "projection.resource.autoscaling.maxReplicas=3",
         "projection.resource.autoscaling.scaleDownStabilizationSeconds=15",
         "projection.resource.autoscaling.pollIntervalSeconds=3",

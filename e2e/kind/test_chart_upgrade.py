@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from readside_testkit.kind.operated import SMALL_REQUESTS
 from readside_testkit.kind.release import Release
 from readside_testkit.kind.tools import CHART, CONTEXT, REPO, apply_crds, run
 
@@ -28,13 +29,7 @@ PREVIOUS = "0.1.0"
 NAMESPACE = os.environ.get("READSIDE_UPGRADE_E2E_NAMESPACE", "readside-upgrade-e2e")
 CRD = "projectionreplays.readside.io"
 READ_MODEL_PATH = "/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/readModel"
-SMALL = [
-    "operator.enabled=true",
-    "image.tag=dev",
-    "query.resources.requests.cpu=10m",
-    "projection.resources.requests.cpu=10m",
-    "operator.resources.requests.cpu=10m",
-]
+SMALL = ["operator.enabled=true", "image.tag=dev", *SMALL_REQUESTS]
 
 
 def previous_chart(into: Path) -> Path:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from readside_testkit.kind.operated import PROJECTION, Operated
+from readside_testkit.kind.operated import PROJECTION, SMALL_REQUESTS, Operated
 from readside_testkit.kind.port_forward import PortForward, served_exactly
 from readside_testkit.kind.release import EXPECTED, SAMPLE, generate_orders
 from readside_testkit.kind.tools import REPO, wait_for
@@ -32,10 +32,7 @@ PAUSE = "readside.io/autoscaling-paused-by"
 def release(cluster: str, helm: str, app_images_in_kind: None) -> Iterator[Operated]:
     rel = Operated(cluster, helm, NAMESPACE)
     rel.fresh_install(
-        # The shared kind node has 2 CPUs: other suites' releases hold most of the requests.
-        "query.resources.requests.cpu=10m",
-        "projection.resources.requests.cpu=10m",
-        "operator.resources.requests.cpu=10m",
+        *SMALL_REQUESTS,
         "projection.resource.autoscaling.minReplicas=1",
         "projection.resource.autoscaling.maxReplicas=3",
         "projection.resource.autoscaling.lagPerReplica=500",
@@ -45,13 +42,6 @@ def release(cluster: str, helm: str, app_images_in_kind: None) -> Iterator[Opera
     rel.publish_file(SAMPLE)
     yield rel
     rel.leave()
-
-
-@pytest.fixture
-def api(release: Operated) -> Iterator[PortForward]:
-    forward = PortForward(release.kubectl_bin, NAMESPACE)
-    yield forward
-    forward.close()
 
 
 def _released(release: Operated) -> bool:

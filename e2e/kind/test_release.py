@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,13 +28,6 @@ def release(cluster: str, helm: str, app_images_in_kind: None) -> Release:
     rel.deploy_dependencies()
     rel.install()
     return rel
-
-
-@pytest.fixture
-def api(release: Release) -> Iterator[PortForward]:
-    forward = PortForward(release.kubectl_bin)
-    yield forward
-    forward.close()
 
 
 def test_sample_events_published_in_cluster_are_served_as_expected(

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from readside_testkit.kind.operated import SMALL_REQUESTS
 from readside_testkit.kind.port_forward import PortForward, served_exactly
 from readside_testkit.kind.release import EXPECTED, SAMPLE
 from readside_testkit.kind.secured_dev import SecuredRelease
@@ -39,21 +40,11 @@ def release(
     rel = SecuredRelease(cluster, helm, NAMESPACE, tmp_path_factory.mktemp("certificates"))
     started = time.monotonic()
     rel.fresh_install(
-        # The shared kind node has 2 CPUs: other suites' releases hold most of the requests.
-        "query.resources.requests.cpu=10m",
-        "projection.resources.requests.cpu=10m",
-        "operator.resources.requests.cpu=10m",
+        *SMALL_REQUESTS,
     )
     print(f"secured dependencies and release installed in {time.monotonic() - started:.0f}s")
     yield rel
     rel.leave()
-
-
-@pytest.fixture
-def api(release: SecuredRelease) -> Iterator[PortForward]:
-    forward = PortForward(release.kubectl_bin, NAMESPACE)
-    yield forward
-    forward.close()
 
 
 def test_the_dev_servers_refuse_clients_without_tls_or_credentials(

@@ -17,8 +17,7 @@ import pytest
 from readside_testkit.kind.tools import CHART
 
 from . import test_release as suite
-from .test_release import (  # noqa: F401  (the same tests and fixtures, collected here too)
-    api,
+from .test_release import (  # noqa: F401  (the same tests, collected here too)
     test_helm_test_passes,
     test_sample_events_published_in_cluster_are_served_as_expected,
     test_upgrade_changing_a_value_rolls_pods_without_losing_an_event,

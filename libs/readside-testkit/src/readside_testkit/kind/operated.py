@@ -11,6 +11,12 @@ from readside_testkit.kind.release import Release
 from readside_testkit.kind.tools import CONTEXT, apply_crds, run, wait_for
 
 PROJECTION = "orders"
+# The shared kind node has 2 CPUs: other suites' releases hold most of the requests.
+SMALL_REQUESTS = (
+    "query.resources.requests.cpu=10m",
+    "projection.resources.requests.cpu=10m",
+    "operator.resources.requests.cpu=10m",
+)
 DEPLOYMENT = "readside-projection"
 
 
