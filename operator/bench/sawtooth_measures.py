@@ -5,6 +5,7 @@ and the CSV trace."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -57,14 +58,23 @@ def scale_up_delays(timeline: list[Tick], lag_per_replica: int, target: float) -
     """From the first second of a burst (the lag asked for more replicas than ran: more than
     replicas x lagPerReplica records, or, with targetLagSeconds, records older than it) to
     the next scale-up."""
+
+    def behind(now: Tick) -> bool:
+        return now.lag > now.replicas * lag_per_replica or bool(target and now.lag_seconds > target)
+
+    return _until_scale_up(timeline, behind)
+
+
+def _until_scale_up(timeline: list[Tick], wanting: Callable[[Tick], bool]) -> list[float]:
+    """Seconds from each first tick that `wanting` more replicas (below the partition cap) to
+    the next scale-up."""
     delays: list[float] = []
     since: float | None = None
     for before, now in pairwise(timeline):
         if now.replicas > before.replicas and since is not None:
             delays.append(now.elapsed - since)
             since = None
-        behind = now.lag > now.replicas * lag_per_replica or (target and now.lag_seconds > target)
-        if since is None and now.replicas < PARTITIONS and behind:
+        if since is None and now.replicas < PARTITIONS and wanting(now):
             since = now.elapsed
     return delays
 
@@ -90,16 +100,11 @@ def overload_delays(
     """From the first second the tooth's rate outgrew what the replicas drain (more than
     replicas x per_replica events/s arriving) to the next scale-up: how long a rising load
     waits for its replica, lag or no lag yet."""
-    delays: list[float] = []
-    since: float | None = None
-    for before, now in pairwise(timeline):
-        if now.replicas > before.replicas and since is not None:
-            delays.append(now.elapsed - since)
-            since = None
-        arriving = peak * ((now.elapsed % period) / period)
-        if since is None and now.replicas < PARTITIONS and arriving > now.replicas * per_replica:
-            since = now.elapsed
-    return delays
+
+    def overloaded(now: Tick) -> bool:
+        return peak * ((now.elapsed % period) / period) > now.replicas * per_replica
+
+    return _until_scale_up(timeline, overloaded)
 
 
 def burst_summary(delays: list[float]) -> str:
