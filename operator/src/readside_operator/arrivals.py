@@ -31,10 +31,17 @@ from readside_operator.drain import RateMemory
 RISE_SHARE = 0.1
 
 
+def within(
+    arrivals: list[tuple[float, float]], window: float, now: float
+) -> list[tuple[float, float]]:
+    """The (clock, records/s) intervals that ended within the last `window` seconds."""
+    return [(t, r) for t, r in arrivals if now - t < window]
+
+
 def trend(arrivals: list[tuple[float, float]], window: float, now: float) -> float:
     """Records/s gained per second over the window's intervals (least squares; 0 with fewer
     than two)."""
-    recent = [(t, r) for t, r in arrivals if now - t < window]
+    recent = within(arrivals, window, now)
     if len(recent) < 2:
         return 0.0
     mean_t = sum(t for t, _ in recent) / len(recent)
@@ -62,11 +69,11 @@ def keep_up_floor(memory: RateMemory, window: float, now: float, current: int) -
             f"arrivals rising ({memory.arrivals[-1][1]:.0f}/s, +{rise:.0f}/s within "
             f"{window:.0f}s at the window's trend): no scale-down"
         )
-    recent = [r for t, r in memory.arrivals if now - t < window]
-    if not memory.per_replica or not recent or max(recent) <= 0:
+    highest = max((r for _, r in within(memory.arrivals, window, now)), default=0.0)
+    if not memory.per_replica or highest <= 0:
         return 0, ""
-    floor = math.ceil(max(recent) / memory.per_replica)
+    floor = math.ceil(highest / memory.per_replica)
     return floor, (
-        f"{floor} replicas kept for the {max(recent):.0f}/s that arrived within {window:.0f}s "
+        f"{floor} replicas kept for the {highest:.0f}/s that arrived within {window:.0f}s "
         f"at {memory.per_replica:.0f}/s per replica"
     )

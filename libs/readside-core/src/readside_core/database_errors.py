@@ -2,11 +2,11 @@
 
 The projection retries both with capped backoff and skips nothing (a batch is never dropped,
 so never lost); the query service answers an outage with 503. They differ in what they tell
-the operator: an outage (no connection, the
-server starting or shutting down, out of resources, a serialization failure, a failover to a
-read-only standby) says PostgreSQL is unavailable; a rejection (any other SQLSTATE: an
-undefined table after a missed migration, a permission, a constraint) says the batch itself
-was refused, with the SQLSTATE, since waiting will not fix it.
+the operator: an outage (no connection, the server starting or shutting down, out of
+resources, a serialization failure, a failover to a read-only standby) says PostgreSQL is
+unavailable; a rejection (any other SQLSTATE: an undefined table after a missed migration, a
+permission, a constraint) says the statement itself was refused, with the SQLSTATE, since
+waiting will not fix it.
 """
 
 from __future__ import annotations

@@ -5,9 +5,8 @@ here adds tables (created by its migration), a pure `fold` of a batch's changed 
 (each before and after the batch) into what the batch adds to the model, a `merge` of two
 such results (batches queued during a commit share one transaction), the `write` of one in
 the batch's transaction, and the cache scopes such a result touches (one set per batch,
-not per order). Everything that lists
-read-model tables (`missing_tables`, `reset`,
-the exactness tests) and the projection's write path read this list.
+not per order). Everything that lists read-model tables (`missing_tables`, `reset`, the
+exactness tests) and the projection's write path read this list.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import json
 import secrets
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ from readside_testkit.kind.secured_parts import (
     secret,
     secret_volume,
 )
-from readside_testkit.kind.tools import documents
+from readside_testkit.kind.tools import documents, run
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ def subject_alt_names(namespace: str) -> str:
 
 
 def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+    run(["openssl", *args], timeout=60)  # a failure shows openssl's own words
 
 
 def make_certificates(out: Path, namespace: str) -> dict[str, str]:
