@@ -112,8 +112,13 @@ async def test_promote_refuses_what_cannot_be_served_and_is_idempotent(versions:
     behind = cli(versions, "promote", "--schema", schema, "--consumer-group", "g2")
     assert behind.returncode == 2
     assert "is at migration 0002" in behind.stderr
-    # Truly back at 0002 (without the tables 0003 creates), so that migrate moves it on.
+    # Truly back at 0002 (without what 0003 and 0004 create), so that migrate moves it on.
     await sql(versions, f"DROP TABLE {schema}.product_views, {schema}.product_revenue")
+    await sql(versions, f"DROP FUNCTION {schema}.readside_offsets_fenced(text)")
+    await sql(
+        versions,
+        f"ALTER TABLE {schema}.customer_summaries DROP COLUMN live_orders_by_currency",
+    )
     ok(cli(versions, "migrate", READ_MODEL_SCHEMA=schema))
 
     first = ok(cli(versions, "promote", "--schema", schema, "--consumer-group", "g2"))

@@ -3,15 +3,17 @@
 `order_views` (and `consumer_offsets`) are the core every model is folded from; each entry
 here adds tables (created by its migration), a pure `fold` of a batch's changed orders
 (each before and after the batch) into what the batch adds to the model, a `merge` of two
-such results (batches queued during a commit share one transaction), the `write` of one in
-the batch's transaction, and the cache scopes such a result touches (one set per batch,
-not per order). Everything that lists read-model tables (`missing_tables`, `reset`, the
-exactness tests) and the projection's write path read this list.
+such results (batches queued during a commit share one transaction), its part of the
+batch's ONE statement (`ctes`: data-modifying CTEs, numbering their parameters from the
+number given; `arguments`: those parameters for one fold's result), and the cache scopes
+such a result touches (one set per batch, not per order). Everything that lists read-model
+tables (`missing_tables`, `reset`, the exactness tests) and the projection's write path read
+this list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +31,8 @@ class ReadModel:
     tables: tuple[str, ...]
     fold: Callable[[Sequence[Change]], Any]
     merge: Callable[[Any, Any], Any]
-    write: Callable[[asyncpg.Connection, Any], Awaitable[None]]
+    ctes: Callable[[int], tuple[str, int]]  # (CTEs, how many parameters they take)
+    arguments: Callable[[Any], list[Sequence[object]]]  # of what `fold` returned
     scopes: Callable[[Any], set[str]]  # of what `fold` returned
 
 
@@ -42,3 +45,9 @@ def registered() -> tuple[ReadModel, ...]:
 
 def registered_tables() -> tuple[str, ...]:
     return tuple(table for model in registered() for table in model.tables)
+
+
+async def write_alone(conn: asyncpg.Connection, model: ReadModel, folded: Any) -> None:
+    """The model's CTEs as a statement of their own (the test kit's writes)."""
+    ctes, _ = model.ctes(1)
+    await conn.execute(f"WITH {ctes} SELECT 1", *model.arguments(folded))

@@ -65,6 +65,8 @@ customer_summaries = Table(
     Column("first_order_at", DateTime(timezone=True), nullable=False),
     Column("last_order_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    # Not served: the live orders per currency that deltas need (readside_core.summaries).
+    Column("live_orders_by_currency", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
 )
 
 # The next offset to read per partition, committed in the same transaction as the rows it

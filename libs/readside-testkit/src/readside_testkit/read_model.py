@@ -24,9 +24,10 @@ from readside_core.events import OrderEvent, decode_event
 from readside_core.fixtures import read_messages
 from readside_core.fold import fold_events
 from readside_core.read_model_version import PUBLIC, customer_scope, status_scope
-from readside_core.read_models import registered
+from readside_core.read_models import registered, write_alone
 from readside_core.repository import view_from_row
 from readside_core.schema import customer_summaries, order_views
+from readside_core.summaries import live_orders_by_currency
 from readside_core.views import OrderView, json_encoder, order_to_json, summarize_customer
 
 
@@ -75,7 +76,7 @@ async def write_views(engine: AsyncEngine, views: Iterable[OrderView]) -> None:
         driver = (await conn.get_raw_connection()).driver_connection
         changes = [(before.get(v.order_id), v) for v in views]
         for model in registered():
-            await model.write(driver, model.fold(changes))
+            await write_alone(driver, model, model.fold(changes))
         await _write_summaries(conn, {v.customer_id for v in views})
 
 
@@ -96,6 +97,7 @@ async def _write_summaries(conn: AsyncConnection, customers: set[UUID]) -> None:
             "spent_by_currency": summary.spent_by_currency,
             "first_order_at": summary.first_order_at,
             "last_order_at": summary.last_order_at,
+            "live_orders_by_currency": live_orders_by_currency(orders),
         }
         stmt = insert(customer_summaries).values(values)
         update = {k: stmt.excluded[k] for k in values if k != "customer_id"}

@@ -71,11 +71,25 @@ class DecodedBatch:
     def order_ids(self) -> set[UUID]:
         return {event.order_id for _, event in self.events}
 
-    @property
-    def new_order_numbers(self) -> set[str]:
+    def new_order_numbers(self, of: set[UUID]) -> set[str]:
+        """The order numbers the OrderCreated events of these orders claim."""
         return {
-            e.payload.order_number for _, e in self.events if isinstance(e.payload, OrderCreated)
+            e.payload.order_number
+            for _, e in self.events
+            if e.order_id in of and isinstance(e.payload, OrderCreated)
         }
+
+    @property
+    def created_first(self) -> set[UUID]:
+        """The orders whose first event in this batch is their OrderCreated."""
+        seen: set[UUID] = set()
+        created: set[UUID] = set()
+        for _, event in self.events:
+            if event.order_id not in seen:
+                seen.add(event.order_id)
+                if isinstance(event.payload, OrderCreated):
+                    created.add(event.order_id)
+        return created
 
 
 def decode_batch(records: Iterable[Record]) -> DecodedBatch:

@@ -83,6 +83,7 @@ class Projection:
         # Next offset to fold per assigned partition (None: nothing stored, from the start).
         self.positions: dict[PartitionKey, int | None] = {}
         self._reread: set[PartitionKey] = set()  # re-read once after a hole
+        self._careful_until: dict[PartitionKey, int] = {}  # see _careful
         self.generation = 0  # bumped on every rebalance and re-seek: a batch in hand is dropped
         self.stop = stop or asyncio.Event()
 
@@ -98,6 +99,7 @@ class Projection:
         keys = {(tp.topic, tp.partition) for tp in revoked}
         for key in keys:
             self.positions.pop(key, None)
+            self._careful_until.pop(key, None)
             self.writer.stored.pop(key, None)
         forget_partitions(self.health, keys)
         await self.writer.kafka.flush(self.consumer)
@@ -107,10 +109,18 @@ class Projection:
         """After the writer dropped what was folded: read it all again from PostgreSQL's
         offsets (a partition taken away meanwhile is sought by the next assignment)."""
         self.generation += 1
+        folded = dict(self.positions)
         try:
             await self.seek_to_stored(list(self.consumer.assignment()))
         except IllegalStateError as exc:
             log.info("re-seek skipped, a rebalance is under way: %s", exc)
+        self._careful_until = {
+            key: end
+            for key, end in folded.items()
+            if end is not None and (self.positions.get(key) or 0) < end
+        }
+        # A batch folded during the seek continued the old positions: it is dropped.
+        self.generation += 1
 
     async def seek_to_stored(self, assigned: list[TopicPartition]) -> None:
         """Seek to PostgreSQL's offsets, and offer them to Kafka: a failed commit may have left
@@ -253,9 +263,13 @@ class Projection:
     async def _fold(self, decoded: DecodedBatch, generation: int) -> BatchPlan | None:
         """Fold on the views in memory, loading the others (None: a rebalance came first)."""
         current = self.state.known(decoded.order_ids)
-        unknown = decoded.order_ids - current.keys()
-        owners = {n: o for n in decoded.new_order_numbers if (o := self.state.owner_of(n))}
-        numbers = decoded.new_order_numbers - owners.keys()
+        absent = decoded.order_ids - current.keys()
+        # An order whose batch starts with its OrderCreated is taken to be new, not looked up:
+        # a wrong guess fails the insert on a unique key (WriteConflict) and the records are
+        # read again, then with lookups (`_careful`).
+        unknown = absent if self._careful(decoded) else absent - decoded.created_first
+        owners = {n: o for n in decoded.new_order_numbers(absent) if (o := self.state.owner_of(n))}
+        numbers = decoded.new_order_numbers(unknown) - owners.keys()
         if unknown or numbers:
             while True:
                 try:
@@ -274,6 +288,16 @@ class Projection:
             self.state.put(loaded)
             current.update(loaded)
         return plan_batch(decoded, current, owners)
+
+    def _careful(self, decoded: DecodedBatch) -> bool:
+        """Whether this batch re-reads records a dropped plan held (every order looked up);
+        a partition is past that once a batch reaches where the dropped plan had got."""
+        if not self._careful_until:
+            return False
+        for key, end in decoded.next_offsets.items():
+            if end >= self._careful_until.get(key, end + 1):
+                del self._careful_until[key]
+        return True
 
     def _record_lag(self) -> None:
         # The assignment, not self.positions: during a rebalance the two briefly differ.

@@ -174,11 +174,16 @@ class BatchWriter:
         self.kafka.offer(plan.next_offsets)
 
     async def _drop(self) -> None:
+        self._discard()
+        if self.on_dropped is not None:
+            await self.on_dropped()
+            # Plans the consumer queued while it re-seeked continued the old positions.
+            self._discard()
+
+    def _discard(self) -> None:
         self._queue.clear()
         self._room.set()
         self._state.clear()
-        if self.on_dropped is not None:
-            await self.on_dropped()
 
 
 class KafkaOffsetCommitter:

@@ -4,7 +4,7 @@
 |---|---|
 | `fold.py` | `ProductView`, an order's contribution, the batch delta and the oracle (pure) |
 | `table.py` | its tables (SQLAlchemy, for reads; created by migrations/versions/0003) |
-| `write.py` | its statement in the batch's transaction (asyncpg) |
+| `write.py` | its part of the batch's statement (two CTEs and their arrays) |
 | `reads.py` | reading it back (the JSON shape is `fold.product_to_json`) |
 | `__init__.py` | `PRODUCTS`: the entry of `readside_core.read_models.READ_MODELS` |
 
@@ -21,7 +21,7 @@ from readside_core.products.fold import (
     products_scope,
     scopes_of,
 )
-from readside_core.products.write import write_products
+from readside_core.products.write import product_arguments, product_ctes
 from readside_core.read_models import ReadModel
 
 PRODUCTS = ReadModel(
@@ -29,7 +29,8 @@ PRODUCTS = ReadModel(
     tables=("product_views", "product_revenue"),
     fold=fold_changes,
     merge=merge_deltas,
-    write=write_products,
+    ctes=product_ctes,
+    arguments=product_arguments,
     scopes=scopes_of,
 )
 
