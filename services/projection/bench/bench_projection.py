@@ -33,6 +33,7 @@ from readside_core.db import plain_database_url
 from readside_kafka import topic_partitions
 from readside_projection.events_tool import publish
 from readside_projection.generator import generate
+from readside_testkit.exactness import assert_exact, read_back
 from readside_testkit.ports import free_port
 from readside_testkit.processes import projection_command, query_command
 from readside_testkit.secured import secured_stack
@@ -256,14 +257,29 @@ def stage_quantiles(metrics_text: str, q: float) -> dict[str, float]:
     return found
 
 
+@dataclass
+class EndToEnd:
+    latencies: list[float]
+    metrics_text: str
+    messages: list[tuple[bytes, bytes]]
+    url: str  # the read model's database
+
+
 async def end_to_end(
-    env: dict[str, str], rate: float, seconds: float, logs: Path, extra: dict[str, str]
-) -> tuple[list[float], str]:
+    env: dict[str, str],
+    rate: float,
+    seconds: float,
+    logs: Path,
+    extra: dict[str, str],
+    settle: bool = False,
+) -> EndToEnd:
     """Latency publish -> visible in the query API, for every 100th event at a steady rate.
 
     Probes poll GET /api/v1/orders/{id} every 10 ms over one keep-alive connection pool, so
     the probing itself stays a small load (about 20 orders watched at a time) beside the
-    projection, the broker and the database.
+    projection, the broker and the database. The topic is created by the projection's own
+    subscription moments before the group joins. `settle`: before stopping, wait until every
+    published offset is stored (for a comparison with the pure fold).
     """
     url = fresh_database(env["DATABASE_URL"])
     topic = f"bench-e2e-{uuid.uuid4().hex[:6]}"
@@ -329,11 +345,40 @@ async def end_to_end(
         await asyncio.wait_for(asyncio.gather(*watchers), timeout=120)
         metrics_text = (await client.get(f"http://127.0.0.1:{penv['OPS_PORT']}/metrics")).text
         await client.aclose()
-        return latencies, metrics_text
+        while settle and await stored_total(url, penv["CONSUMER_GROUP"]) < len(messages):
+            await asyncio.sleep(0.2)
+        return EndToEnd(latencies, metrics_text, messages, url)
     finally:
         for p in (projection, query):
             p.terminate()
             p.wait(timeout=30)
+
+
+async def exactness_loop(
+    env: dict[str, str], rate: float, seconds: float, logs: Path, rounds: int
+) -> None:
+    """The end-to-end mode (a topic the subscription creates moments before the group joins,
+    events at a steady rate, the query API read) `rounds` times, each read model compared with
+    the pure fold of what was published: every order, summary and product."""
+    failed = 0
+    for n in range(1, rounds + 1):
+        run = await end_to_end(env, rate, seconds, logs, {}, settle=True)
+        model = await read_back(run.url)
+        try:
+            assert_exact(model, run.messages)
+            verdict = "exact"
+        except AssertionError as exc:
+            failed += 1
+            verdict = f"NOT EXACT: {str(exc)[:300]}"
+        print(
+            f"round {n}/{rounds}: {len(run.messages):,} events, {len(model.orders):,} orders, "
+            f"{len(model.summaries):,} summaries, {len(model.products):,} products: {verdict} "
+            f"(load {load_average()})",
+            flush=True,
+        )
+    print(f"\n{rounds - failed} of {rounds} rounds exact")
+    if failed:
+        raise SystemExit(1)
 
 
 async def copy_ceiling(source_url: str) -> tuple[int, float]:
@@ -399,6 +444,12 @@ async def main() -> None:
     parser.add_argument("--latency-only", action="store_true", help="skip throughput and COPY")
     parser.add_argument("--compare", type=Path, help="another checkout, run side by side")
     parser.add_argument(
+        "--exactness",
+        type=int,
+        default=0,
+        help="only loop the end-to-end mode N times, each read model against the pure fold",
+    )
+    parser.add_argument(
         "--sasl-ssl",
         action="store_true",
         help="plaintext beside SASL_SSL (SCRAM-SHA-512) instead of synchronous commit on/off",
@@ -411,6 +462,10 @@ async def main() -> None:
     logs = REPO / ".local" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
     print(f"load average at the start: {load_average()}", flush=True)
+    if args.exactness:
+        rate = float(args.rates.split(",")[0] or 2000)
+        await exactness_loop(env, rate, args.seconds, logs, args.exactness)
+        return
     rows: list[str] = []
     costs: list[str] = []
     copy_row: tuple[str, float] | None = None
@@ -438,8 +493,9 @@ async def main() -> None:
     latencies: list[str] = []
     for rate in (float(r) for r in args.rates.split(",") if r):
         for name, extra in variants(args).items():
-            samples, metrics_text = await end_to_end(env, rate, args.seconds, logs, extra)
-            stages = {q: stage_quantiles(metrics_text, q) for q in (0.5, 0.99)}
+            e2e = await end_to_end(env, rate, args.seconds, logs, extra)
+            samples = e2e.latencies
+            stages = {q: stage_quantiles(e2e.metrics_text, q) for q in (0.5, 0.99)}
             shown = [
                 f"{name} p50<={stages[0.5][name] * 1000:g} p99<={stages[0.99][name] * 1000:g}"
                 for name in ("folded", "committed", "published")

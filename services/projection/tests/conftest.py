@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -11,7 +10,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -19,26 +17,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import select
 
 from readside_core.db import create_engine
-from readside_core.events import OrderEvent, decode_event
-from readside_core.fold import fold_events
-from readside_core.products.fold import ProductView
-from readside_core.products.reads import all_products
-from readside_core.repository import summary_from_row, view_from_row
-from readside_core.schema import consumer_offsets, customer_summaries, order_views
-from readside_core.views import (
-    CustomerSummary,
-    OrderView,
-    json_encoder,
-    summarize_customer,
-    summary_to_json,
-)
+from readside_core.schema import consumer_offsets
 from readside_kafka import topic_partitions
 from readside_projection.events_tool import publish
+from readside_testkit.exactness import Message, ReadModel, assert_exact, read_back
 from readside_testkit.processes import projection_command
-from readside_testkit.products import assert_products_exact
 from readside_testkit.waiting import eventually
-
-Message = tuple[bytes | None, bytes]
 
 
 @dataclass
@@ -180,54 +164,12 @@ class ProjectionHarness:
         assert process.kill(signal.SIGTERM) == 0
 
     async def read_model(self, schema: str = "public") -> ReadModel:
-        engine = create_engine(self.database_url, schema=schema, pool_size=1)
-        try:
-            async with engine.connect() as conn:
-                rows = (await conn.execute(select(order_views))).mappings().all()
-                summaries = (await conn.execute(select(customer_summaries))).mappings().all()
-            products = await all_products(engine)
-        finally:
-            await engine.dispose()
-        return ReadModel(
-            orders={str(row["order_id"]): view_from_row(row) for row in rows},
-            summaries={str(row["customer_id"]): summary_from_row(row) for row in summaries},
-            products=products,
-        )
+        return await read_back(self.database_url, schema)
 
     def stop_all(self) -> None:
         for process in self.processes:
             if process.alive():
                 process.kill(signal.SIGKILL)
-
-
-@dataclass(frozen=True)
-class ReadModel:
-    orders: dict[str, OrderView]
-    summaries: dict[str, CustomerSummary]
-    products: dict[UUID, ProductView]
-
-    def summaries_json(self) -> dict[str, Any]:
-        return {cid: _json(summary_to_json(s)) for cid, s in self.summaries.items()}
-
-    def expected_summaries_json(self) -> dict[str, Any]:
-        """The summaries as the pure function of the stored orders computes them."""
-        by_customer: dict[str, list[OrderView]] = {}
-        for view in self.orders.values():
-            by_customer.setdefault(str(view.customer_id), []).append(view)
-        return {
-            cid: _json(summary_to_json(summarize_customer(v))) for cid, v in by_customer.items()
-        }
-
-
-def _json(value: Any) -> Any:
-    return json.loads(json_encoder.encode(value))
-
-
-def fold_stream(messages: Iterable[Message]) -> dict[str, OrderView]:
-    """What the read model must hold after the stream: the pure fold, in partition order."""
-    events = [decode_event(value) for _, value in messages]
-    views, _ = fold_events({}, [e for e in events if isinstance(e, OrderEvent)])
-    return {str(order_id): view for order_id, view in views.items()}
 
 
 @pytest.fixture
@@ -247,23 +189,11 @@ def harness(
     h.stop_all()
 
 
-@pytest.fixture
-def assert_exact(harness: ProjectionHarness) -> Any:
+@pytest.fixture(name="assert_exact")
+def assert_exact_fixture(harness: ProjectionHarness) -> Any:
     """Check the read model against the pure fold of `messages`: every row, every column."""
 
     async def check(messages: list[Message]) -> None:
-        model = await harness.read_model()
-        expected = fold_stream(messages)
-        assert sorted(model.orders) == sorted(expected)
-        differing = {k for k in expected if model.orders[k] != expected[k]}
-        for order_id in sorted(differing)[:3]:
-            stored, folded = model.orders[order_id], expected[order_id]
-            fields = [
-                f for f in stored.__struct_fields__ if getattr(stored, f) != getattr(folded, f)
-            ]
-            print(order_id, [(f, getattr(stored, f), getattr(folded, f)) for f in fields])
-        assert not differing, f"{len(differing)} of {len(expected)} orders differ from the fold"
-        assert model.summaries_json() == model.expected_summaries_json()
-        assert_products_exact(model.products, model.orders.values())
+        assert_exact(await harness.read_model(), messages)
 
     return check
