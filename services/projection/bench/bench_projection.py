@@ -115,7 +115,8 @@ def peak_rss_mib(pid: int) -> float:
 @dataclass(frozen=True)
 class Run:
     """One throughput run: events/s overall and after the first commit, the database, the
-    peak RSS of one process, and CPU per event (µs) of the projection and of PostgreSQL."""
+    peak RSS of one process, CPU per event (µs) of the projection and of PostgreSQL, and the
+    WAL PostgreSQL wrote per event (bytes; the whole server's, so the run's alone)."""
 
     overall: float
     steady: float
@@ -123,6 +124,7 @@ class Run:
     rss: float
     cpu_us: float
     pg_us: float
+    wal_bytes: float
 
 
 async def throughput(
@@ -142,6 +144,7 @@ async def throughput(
     }
     began = time.perf_counter()
     pg_before = postgres_cpu_seconds()
+    wal_before = await wal_position(url)
     procs = [
         start(
             projection_command("run"),
@@ -162,6 +165,7 @@ async def throughput(
         rss = max(peak_rss_mib(p.pid) for p in procs)
         cpu = sum(cpu_seconds(p.pid) for p in procs)
         pg_cpu = postgres_cpu_seconds() - pg_before
+        wal = await wal_position(url) - wal_before
     finally:
         for p in procs:
             p.terminate()
@@ -170,7 +174,16 @@ async def throughput(
     overall = total / (ended - began)
     t0, n0 = first or (began, 0)
     steady = (total - n0) / (ended - t0)
-    return Run(overall, steady, url, rss, cpu / total * 1e6, pg_cpu / total * 1e6)
+    return Run(overall, steady, url, rss, cpu / total * 1e6, pg_cpu / total * 1e6, wal / total)
+
+
+async def wal_position(url: str) -> int:
+    """Bytes of WAL the server has written so far."""
+    conn = await asyncpg.connect(plain_database_url(url))
+    try:
+        return int(await conn.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
+    finally:
+        await conn.close()
 
 
 def median(found: list[Run], of: str) -> float:
@@ -521,7 +534,8 @@ async def main() -> None:
                     runs.setdefault((name, processes), []).append(run)
                     line = (
                         f"| {name} | {processes} | {run.steady:,.0f} | {run.overall:,.0f} "
-                        f"| {run.rss:,.0f} | {run.cpu_us:.0f} | {run.pg_us:.0f} |"
+                        f"| {run.rss:,.0f} | {run.cpu_us:.0f} | {run.pg_us:.0f} "
+                        f"| {run.wal_bytes:,.0f} |"
                     )
                     print(line, f"(load {load_average()})", flush=True)
                     rows.append(line)
@@ -540,9 +554,9 @@ async def main() -> None:
         print(
             "| projection | processes | events/s after the first commit "
             "| events/s incl. start-up | peak RSS MiB | projection CPU µs/event "
-            "| PostgreSQL CPU µs/event |"
+            "| PostgreSQL CPU µs/event | WAL bytes/event |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         print("\n".join(rows))
         print("\n".join(costs))
     if copy_row is not None:

@@ -112,6 +112,15 @@ def _added_amounts(stored: str, added: str, live_stored: str, live_added: str) -
               + coalesce(({live_added}->>k)::bigint, 0) > 0)"""
 
 
+_LIVE = _added_counts("s.live_orders_by_currency", "EXCLUDED.live_orders_by_currency")
+_SPENT = _added_amounts(
+    "s.spent_by_currency",
+    "EXCLUDED.spent_by_currency",
+    "s.live_orders_by_currency",
+    "EXCLUDED.live_orders_by_currency",
+)
+
+
 def summary_upsert(first: int) -> str:
     """A CTE body adding the deltas (parameters `first`.. `first + 6`) to the summaries.
 
@@ -138,12 +147,3 @@ def summary_upsert(first: int) -> str:
         last_order_at = greatest(s.last_order_at, EXCLUDED.last_order_at),
         updated_at = now()
     """
-
-
-_LIVE = _added_counts("s.live_orders_by_currency", "EXCLUDED.live_orders_by_currency")
-_SPENT = _added_amounts(
-    "s.spent_by_currency",
-    "EXCLUDED.spent_by_currency",
-    "s.live_orders_by_currency",
-    "EXCLUDED.live_orders_by_currency",
-)

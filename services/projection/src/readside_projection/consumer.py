@@ -3,7 +3,8 @@
 Exactly once in effect: the rows and the next offsets commit together in PostgreSQL (the
 writer, store.py), and on every partition assignment the consumer seeks to the offsets
 stored there. The loop folds batch N+1 while the writer commits batch N, on its own copy of
-the views it owns (view_state.py), loaded from PostgreSQL only for orders it has not seen.
+the views it owns (view_state.py), loaded from PostgreSQL only for orders it has not seen (and
+not for those the batch creates: see `_fold`).
 
 Records are folded strictly in offset order per partition: a fetch that does not start where
 the last one ended (a buffer fetched before a seek, or a hole left by transaction markers or
