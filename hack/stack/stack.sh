@@ -453,7 +453,7 @@ port = $PG_PORT
 unix_socket_directories = $(pg_quote "$sock")
 max_connections = 200
 shared_buffers = 256MB
-# A projection writes about 2 KB of WAL per event (docs/capacity.md): with the default 1GB a
+# A projection writes 1.3-1.8 KB of WAL per event (docs/benchmarks.md): with the default 1GB a
 # checkpoint started every two minutes at 2,000 events/s, and the full-page images after each
 # one made commits wait (the freshness tail). Production write paths are tuned the same way.
 max_wal_size = 4GB
