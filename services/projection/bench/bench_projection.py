@@ -38,12 +38,17 @@ from readside_testkit.exactness import assert_exact, read_back
 from readside_testkit.ports import free_port
 from readside_testkit.processes import projection_command, query_command
 from readside_testkit.secured import secured_stack
-from readside_testkit.stack import REPO, create_database, stack_env
+from readside_testkit.stack import REPO, create_database, drop_database, stack_env
+
+CREATED: list[str] = []  # every database of this run, dropped when it ends
 
 
 def fresh_database(admin: str) -> str:
-    """A new, migrated database, never dropped (the COPY ceiling reads the first one's rows)."""
-    return create_database(admin, "readside_bench")
+    """A new, migrated database, dropped when the benchmark ends (the COPY ceiling reads the
+    first one's rows): a full run makes a dozen of them, hundreds of MB each."""
+    url = create_database(admin, "readside_bench")
+    CREATED.append(url)
+    return url
 
 
 async def stored_total(url: str, group: str) -> int:
@@ -581,5 +586,14 @@ async def main() -> None:
     print("\n".join(latencies))
 
 
+def run() -> None:
+    try:
+        asyncio.run(main())
+    finally:
+        admin = stack_env()["DATABASE_URL"]
+        for url in CREATED:
+            drop_database(admin, url)
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    run()
