@@ -152,10 +152,6 @@ class BatchPlan:
         """Every changed order: (before the plan, after it)."""
         return [(self.before.get(order_id), view) for order_id, view in self.changed.items()]
 
-    @property
-    def customers(self) -> set[UUID]:
-        return {view.customer_id for view in self.changed.values()}
-
     def absorb(self, later: BatchPlan) -> None:
         """Add a plan folded after this one (on top of its views): one transaction for both.
 
