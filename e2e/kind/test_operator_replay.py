@@ -214,7 +214,9 @@ def test_lag_scales_the_projection_to_the_partition_cap_then_in_then_to_zero_and
     release.kubectl("patch", "projection", PROJECTION, "--type=merge", "-p", json.dumps(patch))
     wait_for("idle projection scaled to zero", lambda: release.replicas() == 0, timeout=120)
     burst = tmp_path / "burst.events.jsonl"
-    generate_orders(burst, 700, 11)
+    # Large enough that the first replica up cannot drain it before the next scaling
+    # decision (with 700 orders a faster projection once did, and 3 was never asked for).
+    generate_orders(burst, 2000, 11)
     lines = len(burst.read_text().splitlines())
     assert lines > 1500  # ceil(lag / 500) > 3 partitions
     seen: list[int] = []
@@ -224,7 +226,10 @@ def test_lag_scales_the_projection_to_the_partition_cap_then_in_then_to_zero_and
         seen.append(release.replicas())
         return seen[-1] == 3
 
-    wait_for("the burst scaled out to the partition cap", scaled_out, timeout=120, every=1)
+    try:
+        wait_for("the burst scaled out to the partition cap", scaled_out, timeout=120, every=1)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; replicas seen, once a second: {seen}") from None
     wait_for("drained and back to zero", lambda: release.replicas() == 0, timeout=300, every=2)
     seen.append(release.replicas())
     assert max(seen) == 3  # never past the partition count
