@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import asyncpg
-
     from readside_core.views import OrderView
 
 Change = tuple["OrderView | None", "OrderView"]
@@ -45,9 +43,3 @@ def registered() -> tuple[ReadModel, ...]:
 
 def registered_tables() -> tuple[str, ...]:
     return tuple(table for model in registered() for table in model.tables)
-
-
-async def write_alone(conn: asyncpg.Connection, model: ReadModel, folded: Any) -> None:
-    """The model's CTEs as a statement of their own (the test kit's writes)."""
-    ctes, _ = model.ctes(1)
-    await conn.execute(f"WITH {ctes} SELECT 1", *model.arguments(folded))

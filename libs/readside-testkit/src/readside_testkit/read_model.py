@@ -24,7 +24,7 @@ from readside_core.events import OrderEvent, decode_event
 from readside_core.fixtures import read_messages
 from readside_core.fold import fold_events
 from readside_core.read_model_version import PUBLIC, customer_scope, status_scope
-from readside_core.read_models import registered, write_alone
+from readside_core.read_models import registered
 from readside_core.repository import view_from_row
 from readside_core.schema import customer_summaries, order_views
 from readside_core.summaries import live_orders_by_currency
@@ -76,7 +76,8 @@ async def write_views(engine: AsyncEngine, views: Iterable[OrderView]) -> None:
         driver = (await conn.get_raw_connection()).driver_connection
         changes = [(before.get(v.order_id), v) for v in views]
         for model in registered():
-            await write_alone(driver, model, model.fold(changes))
+            ctes, _ = model.ctes(1)  # the model's CTEs as a statement of their own
+            await driver.execute(f"WITH {ctes} SELECT 1", *model.arguments(model.fold(changes)))
         await _write_summaries(conn, {v.customer_id for v in views})
 
 
