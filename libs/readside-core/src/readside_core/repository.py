@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from readside_core.coalesce import Coalescer
 from readside_core.database_errors import DATABASE_ERRORS, is_rejection
 from readside_core.schema import consumer_offsets, order_views
 from readside_core.views import CustomerSummary, OrderStatus, OrderView
@@ -96,6 +97,8 @@ class OrderViewRepository:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._by_id = Coalescer(self._views_by_ids)
+        self._by_number = Coalescer(self._views_by_numbers)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -132,13 +135,22 @@ class OrderViewRepository:
             return {partition: offset for partition, offset in await conn.execute(query)}
 
     async def get_by_id(self, order_id: UUID) -> OrderView | None:
-        views = await self._views("SELECT * FROM order_views WHERE order_id = $1", order_id)
-        return views[0] if views else None
+        """Concurrent calls share one query (readside_core.coalesce)."""
+        return await self._by_id(order_id)
+
+    async def _views_by_ids(self, order_ids: list[UUID]) -> list[OrderView | None]:
+        sql = "SELECT * FROM order_views WHERE order_id = ANY($1::uuid[])"
+        found = {view.order_id: view for view in await self._views(sql, order_ids)}
+        return [found.get(order_id) for order_id in order_ids]
+
+    async def _views_by_numbers(self, numbers: list[str]) -> list[OrderView | None]:
+        sql = "SELECT * FROM order_views WHERE order_number = ANY($1::text[])"
+        found = {view.order_number: view for view in await self._views(sql, numbers)}
+        return [found.get(number) for number in numbers]
 
     async def search_by_order_number(self, order_number: str) -> OrderView | None:
-        sql = "SELECT * FROM order_views WHERE order_number = $1"
-        views = await self._views(sql, order_number)
-        return views[0] if views else None
+        """Concurrent calls share one query (readside_core.coalesce)."""
+        return await self._by_number(order_number)
 
     async def list_by_customer(
         self, customer_id: UUID, limit: int, offset: int, filters: OrderFilters = NO_FILTERS

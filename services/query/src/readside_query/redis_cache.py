@@ -1,6 +1,7 @@
 """The Redis layer of the cache, following readside_core.cache's protocol.
 
-Every call has a short socket timeout and no retries. A failure is counted, logged at most
+Order lookups and order fills from concurrent requests are coalesced (readside_core.coalesce):
+one MGET, one SET_IF_NEWER over many keys. Every call has a short socket timeout and no retries. A failure is counted, logged at most
 every few seconds, and opens the circuit breaker, so later requests skip Redis for a
 moment instead of waiting on it: a lookup then reports a miss and a fill does nothing.
 Requests never see a Redis error.
@@ -21,6 +22,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from readside_core.cache import GET_PAGE, SET_IF_NEWER
+from readside_core.coalesce import Coalescer
 from readside_core.connection_errors import explain_redis_error
 from readside_core.connection_security import RedisSecurity, redis_kwargs
 from readside_query.breaker import CircuitBreaker, RateLimitedLog
@@ -66,18 +68,30 @@ class RedisCache:
         self._log = RateLimitedLog(log)
         self._set_if_newer = client.register_script(SET_IF_NEWER)
         self._get_page = client.register_script(GET_PAGE)
+        # Concurrent requests share one MGET and one fill script (readside_core.coalesce).
+        self._get = Coalescer(self._mget)
+        self._fill_orders = Coalescer(self._fill_many)
 
     async def get_order(self, key: str) -> bytes | None:
-        body: bytes | None = await self._call("get_order", self._client.get(key))
-        return body
+        return await self._get(key)
 
     async def fill_order(self, key: str, version: int, body: bytes) -> None:
-        await self._call(
-            "fill_order", self._set_if_newer(keys=[key], args=[self._ttl, version, body])
-        )
+        await self._fill_orders((key, version, body))
+
+    async def _mget(self, keys: list[str]) -> list[bytes | None]:
+        values: list[bytes | None] | None = await self._call("get", self._client.mget(keys))
+        return values if values is not None else [None] * len(keys)
+
+    async def _fill_many(self, fills: list[tuple[str, int, bytes]]) -> list[None]:
+        args: list[int | bytes] = [self._ttl]
+        for _, version, body in fills:
+            args += (version, body)
+        keys = [key for key, _, _ in fills]
+        await self._call("fill_order", self._set_if_newer(keys=keys, args=args))
+        return [None] * len(fills)
 
     async def get_order_id(self, number_key: str) -> str | None:
-        raw = await self._call("get_order_id", self._client.get(number_key))
+        raw = await self._get(number_key)
         return raw.decode() if raw is not None else None
 
     async def fill_order_id(self, number_key: str, order_id: str) -> None:
