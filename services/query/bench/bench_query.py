@@ -252,7 +252,9 @@ def main() -> None:
                 )
             with query_service(database_url, redis_url, local_cache_size=0) as base:
                 results.append(measure("by id, local cache off (Redis hits)", base, ids, args))
+            redis.Redis.from_url(redis_url).flushdb()
             with query_service(database_url, redis_url, workers=2) as base:
+                results.append(once("by id, cold, WORKERS=2", base, cold, args))
                 results.append(measure("by id, cache warm, WORKERS=2", base, hot, args))
             if args.compare:
                 results += cold_side_by_side(database_url, redis_url, cold, args)
