@@ -498,6 +498,8 @@ def variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
         }
         if not args.read_model_cost:
             found["this checkout, PG_SYNCHRONOUS_COMMIT=off"] = {"PG_SYNCHRONOUS_COMMIT": "off"}
+    for held in args.view_cache:
+        found[f"this checkout, VIEW_CACHE_ORDERS={held}"] = {"VIEW_CACHE_ORDERS": str(held)}
     if args.compare:
         found[f"{args.compare.name} (--compare)"] = source_path(args.compare.resolve())
     return found
@@ -528,6 +530,13 @@ async def main() -> None:
         help='how probes see an event: "gated" (min_version reads), "poll" (every 10 ms), or both',
     )
     parser.add_argument("--compare", type=Path, help="another checkout, run side by side")
+    parser.add_argument(
+        "--view-cache",
+        type=int,
+        action="append",
+        default=[],
+        help="also this checkout with VIEW_CACHE_ORDERS=N (peak RSS against lookups); repeatable",
+    )
     parser.add_argument(
         "--exactness",
         type=int,
