@@ -43,7 +43,7 @@ class ProjectionSettings:
     """RETRY_MAX_SECONDS: cap of the backoff while PostgreSQL or Kafka is away (5)."""
     view_cache_orders: int
     """VIEW_CACHE_ORDERS: order views kept in memory to fold on without reading PostgreSQL
-    (100000; about 1.5 KiB each)."""
+    (100000; about 2.7 KiB of RSS each: docs/benchmarks.md, peak RSS)."""
     synchronous_commit: bool
     """PG_SYNCHRONOUS_COMMIT: `on` (default) waits for the WAL flush at each commit; `off`
     does not. Off cannot break exactness (rows and offsets are lost or kept together, and
