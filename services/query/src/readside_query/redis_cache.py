@@ -1,10 +1,10 @@
 """The Redis layer of the cache, following readside_core.cache's protocol.
 
 Order lookups and order fills from concurrent requests are coalesced (readside_core.coalesce):
-one MGET, one SET_IF_NEWER over many keys. Every call has a short socket timeout and no retries. A failure is counted, logged at most
-every few seconds, and opens the circuit breaker, so later requests skip Redis for a
-moment instead of waiting on it: a lookup then reports a miss and a fill does nothing.
-Requests never see a Redis error.
+one MGET, one SET_IF_NEWER over many keys. Every call has a short socket timeout and no
+retries. A failure is counted, logged at most every few seconds, and opens the circuit
+breaker, so later requests skip Redis for a moment instead of waiting on it: a lookup then
+reports a miss and a fill does nothing. Requests never see a Redis error.
 
 Keys come from the caller (a readside_core.cache.ReadModelVersion: one per read-model version),
 so one client and one breaker serve every version. `order_number:{order_number}` -> order id
