@@ -3,9 +3,11 @@
 1. Publish N generated events (default 200,000) to a fresh topic, then time one projection
    process, and then two in one group, each into a fresh database, until caught up; this
    checkout also runs without its registered read models (bench/without_read_models): the
-   cost of the product model.
+   cost of the product model. `--separate-databases`: also the same events split by order
+   over two topics, one process and one database each (read models spread by key).
 2. Publish at a steady rate (default 2,000 events/s) with the projection and the query
-   service running, and time publish -> visible in the query API for sampled events.
+   service running, and time publish -> visible in the query API (a gated read) for
+   sampled events.
 3. COPY the final rows into an empty copy of order_views (same indexes): the ceiling.
 Figures are printed; nothing here asserts on time.
 """
@@ -22,6 +24,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,34 +139,33 @@ class Run:
 
 
 async def throughput(
-    env: dict[str, str], topic: str, total: int, processes: int, logs: Path, extra: dict[str, str]
+    env: dict[str, str],
+    topics: list[str],
+    total: int,
+    processes: int,
+    logs: Path,
+    extra: dict[str, str],
 ) -> Run:
-    """`processes` projection processes draining `total` events from `topic`."""
-    url = fresh_database(env["DATABASE_URL"])
+    """`processes` projection processes per topic, each topic into a fresh database of its
+    own (one group each), until the `total` events of all topics are stored."""
+    shards = [(topic, fresh_database(env["DATABASE_URL"])) for topic in topics]
     group = f"bench-{uuid.uuid4().hex[:6]}"
-    penv = {
-        **env,
-        "DATABASE_URL": url,
-        "KAFKA_TOPIC": topic,
-        "CONSUMER_GROUP": group,
-        "OPS_PORT": "0",
-        "LOG_LEVEL": "WARNING",
-        **extra,
-    }
+    penv = {**env, "CONSUMER_GROUP": group, "OPS_PORT": "0", "LOG_LEVEL": "WARNING", **extra}
     began = time.perf_counter()
     pg_before = postgres_cpu_seconds()
-    wal_before = await wal_position(url)
+    wal_before = await wal_position(shards[0][1])
     procs = [
         start(
             projection_command("run"),
-            penv,
-            logs / f"projection-{processes}-{i}.log",
+            {**penv, "KAFKA_TOPIC": topic, "DATABASE_URL": url},
+            logs / f"projection-{processes}-{n}-{i}.log",
         )
+        for n, (topic, url) in enumerate(shards)
         for i in range(processes)
     ]
     first = None
     try:
-        while (done := await stored_total(url, group)) < total:
+        while (done := sum([await stored_total(url, group) for _, url in shards])) < total:
             if first is None and done > 0:
                 first = (time.perf_counter(), done)
             if any(p.poll() is not None for p in procs):
@@ -173,7 +175,7 @@ async def throughput(
         rss = max(peak_rss_mib(p.pid) for p in procs)
         cpu = sum(cpu_seconds(p.pid) for p in procs)
         pg_cpu = postgres_cpu_seconds() - pg_before
-        wal = await wal_position(url) - wal_before
+        wal = await wal_position(shards[0][1]) - wal_before
     finally:
         for p in procs:
             p.terminate()
@@ -182,6 +184,7 @@ async def throughput(
     overall = total / (ended - began)
     t0, n0 = first or (began, 0)
     steady = (total - n0) / (ended - t0)
+    url = shards[0][1]
     return Run(overall, steady, url, rss, cpu / total * 1e6, pg_cpu / total * 1e6, wal / total)
 
 
@@ -480,6 +483,30 @@ def load_average() -> str:
 
 
 WITHOUT_READ_MODELS = "this checkout, no registered read model (no products)"
+SEPARATE_DATABASES = "this checkout, two databases, one process and topic of 2 partitions each"
+
+
+def throughput_row(name: str, processes: int, run: Run) -> str:
+    line = (
+        f"| {name} | {processes} | {run.steady:,.0f} | {run.overall:,.0f} | {run.rss:,.0f} "
+        f"| {run.cpu_us:.0f} | {run.pg_us:.0f} | {run.wal_bytes:,.0f} |"
+    )
+    print(line, f"(load {load_average()})", flush=True)
+    return line
+
+
+async def publish_halves(
+    brokers: str, topic: str, messages: list[tuple[bytes, bytes]]
+) -> list[str]:
+    """The same events split by order over two topics of 2 partitions each: the read models
+    spread over two databases by key (docs/capacity.md), each half projected on its own."""
+    halves = [f"{topic}-half{n}" for n in (0, 1)]
+    for half in halves:
+        await create_topic(brokers, half, partitions=2)
+    for n, half in enumerate(halves):
+        mine = [m for m in messages if zlib.crc32(m[0]) % 2 == n]
+        await publish(mine, brokers=brokers, topic=half)
+    return halves
 
 
 def variants(args: argparse.Namespace) -> dict[str, dict[str, str]]:
@@ -531,6 +558,11 @@ async def main() -> None:
     )
     parser.add_argument("--compare", type=Path, help="another checkout, run side by side")
     parser.add_argument(
+        "--separate-databases",
+        action="store_true",
+        help="also two processes on two databases, the events split by order (capacity check)",
+    )
+    parser.add_argument(
         "--view-cache",
         type=int,
         action="append",
@@ -571,21 +603,20 @@ async def main() -> None:
         messages = list(generate(orders, seed=uuid.uuid4().int % 1_000_000))[: args.events]
         print(f"publishing {len(messages):,} events ({orders:,} orders) to {topic} ...", flush=True)
         await publish(messages, brokers=env["KAFKA_BROKERS"], topic=topic)
+        if args.separate_databases:
+            halves = await publish_halves(env["KAFKA_BROKERS"], topic, messages)
         runs: dict[tuple[str, int], list[Run]] = {}
         for _ in range(args.repeat):  # variants interleaved: a drift in load hits them all
             for name, extra in variants(args).items():
                 for processes in (1, 2):
-                    run = await throughput(env, topic, len(messages), processes, logs, extra)
+                    run = await throughput(env, [topic], len(messages), processes, logs, extra)
                     runs.setdefault((name, processes), []).append(run)
-                    line = (
-                        f"| {name} | {processes} | {run.steady:,.0f} | {run.overall:,.0f} "
-                        f"| {run.rss:,.0f} | {run.cpu_us:.0f} | {run.pg_us:.0f} "
-                        f"| {run.wal_bytes:,.0f} |"
-                    )
-                    print(line, f"(load {load_average()})", flush=True)
-                    rows.append(line)
+                    rows.append(throughput_row(name, processes, run))
                     if copy_row is None:
                         copy_row = (run.url, len(messages) / run.steady)
+            if args.separate_databases:
+                run = await throughput(env, halves, len(messages), 1, logs, {})
+                rows.append(throughput_row(SEPARATE_DATABASES, 2, run))
         costs = read_model_costs(runs)
     latencies = await latency_runs(env, args, logs)
 
