@@ -147,13 +147,15 @@ async def throughput(
     extra: dict[str, str],
 ) -> Run:
     """`processes` projection processes per topic, each topic into a fresh database of its
-    own (one group each), until the `total` events of all topics are stored."""
+    own (the same group name in each), until the `total` events of all topics are stored.
+    WAL is the server's, so it counts every database; the Run names the first one."""
     shards = [(topic, fresh_database(env["DATABASE_URL"])) for topic in topics]
+    first_url = shards[0][1]
     group = f"bench-{uuid.uuid4().hex[:6]}"
     penv = {**env, "CONSUMER_GROUP": group, "OPS_PORT": "0", "LOG_LEVEL": "WARNING", **extra}
     began = time.perf_counter()
     pg_before = postgres_cpu_seconds()
-    wal_before = await wal_position(shards[0][1])
+    wal_before = await wal_position(first_url)
     procs = [
         start(
             projection_command("run"),
@@ -175,7 +177,7 @@ async def throughput(
         rss = max(peak_rss_mib(p.pid) for p in procs)
         cpu = sum(cpu_seconds(p.pid) for p in procs)
         pg_cpu = postgres_cpu_seconds() - pg_before
-        wal = await wal_position(shards[0][1]) - wal_before
+        wal = await wal_position(first_url) - wal_before
     finally:
         for p in procs:
             p.terminate()
@@ -184,8 +186,9 @@ async def throughput(
     overall = total / (ended - began)
     t0, n0 = first or (began, 0)
     steady = (total - n0) / (ended - t0)
-    url = shards[0][1]
-    return Run(overall, steady, url, rss, cpu / total * 1e6, pg_cpu / total * 1e6, wal / total)
+    return Run(
+        overall, steady, first_url, rss, cpu / total * 1e6, pg_cpu / total * 1e6, wal / total
+    )
 
 
 async def wal_position(url: str) -> int:
