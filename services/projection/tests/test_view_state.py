@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from readside_core.views import OrderStatus, OrderView
@@ -16,12 +17,12 @@ pytestmark = pytest.mark.unit
 AT = datetime(2024, 3, 1, tzinfo=UTC)
 
 
-def view(number: str, version: int = 1) -> OrderView:
+def view(number: str, version: int = 1, status: OrderStatus = OrderStatus.CREATED) -> OrderView:
     return OrderView(
         order_id=uuid.uuid5(uuid.NAMESPACE_OID, number),
         customer_id=uuid.uuid5(uuid.NAMESPACE_OID, "c"),
         order_number=number,
-        status=OrderStatus.CREATED,
+        status=status,
         total_amount=Decimal("1.00"),
         currency="USD",
         items=[],
@@ -40,6 +41,26 @@ def test_trim_forgets_the_least_recently_used_but_never_a_pending_view() -> None
     assert set(state.known([a.order_id, b.order_id, c.order_id])) == {a.order_id, b.order_id}
     assert state.owner_of("C") is None
     assert state.owner_of("B") == b.order_id
+
+
+def test_a_finished_order_is_forgotten_once_committed_even_with_room_left() -> None:
+    state = ViewState(max_orders=10)
+    delivered = view("D", 4, OrderStatus.DELIVERED)
+    cancelled = view("X", 2, OrderStatus.CANCELLED)
+    shipped = view("S", 3, OrderStatus.SHIPPED)
+    state.put({v.order_id: v for v in (delivered, cancelled, shipped)})
+    state.trim(pending={cancelled.order_id})  # X's plan is not committed yet
+    ids = [delivered.order_id, cancelled.order_id, shipped.order_id]
+    assert set(state.known(ids)) == {cancelled.order_id, shipped.order_id}
+    assert state.owner_of("D") is None
+    state.trim(pending=set())
+    assert set(state.known(ids)) == {shipped.order_id}
+    # An order that moves on from a final status (a late event) is held again.
+    reopened = msgspec.structs.replace(delivered, status=OrderStatus.SHIPPED, version=5)
+    state.put({delivered.order_id: delivered})
+    state.put({delivered.order_id: reopened})
+    state.trim(pending=set())
+    assert state.known([delivered.order_id]) == {delivered.order_id: reopened}
 
 
 def test_order_numbers_are_known_with_their_views_and_cleared_with_them() -> None:
