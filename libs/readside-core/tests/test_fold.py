@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import msgspec
 import pytest
@@ -14,7 +14,7 @@ import pytest
 from readside_core.events import OrderEvent, decode_event
 from readside_core.fixtures import read_messages
 from readside_core.fold import FoldOutcome, fold_events, fold_order_event
-from readside_core.views import OrderStatus, json_encoder, order_to_json
+from readside_core.views import OrderStatus, OrderView, json_encoder, order_to_json
 
 pytestmark = pytest.mark.unit
 
@@ -67,7 +67,7 @@ def test_version_counts_applied_events_and_status_follows_the_event(
     for order_id, view in views.items():
         applied = [e for e in events if e.order_id == order_id]
         assert view.version == len(applied)
-        assert view.event_ids == tuple(e.event_id for e in applied)
+        assert view.event_id_list() == [e.event_id for e in applied]
         assert view.status == OrderStatus(
             {
                 "OrderCreated": "CREATED",
@@ -102,3 +102,24 @@ def test_amounts_stay_exact_decimals(sample_events_path: Path) -> None:
     for view in views.values():
         assert isinstance(view.total_amount, Decimal)
         assert view.total_amount == view.total_amount.quantize(Decimal("0.01"))
+
+
+def test_an_event_id_counts_as_applied_only_where_a_whole_id_starts(
+    sample_events_path: Path,
+) -> None:
+    sample = next(iter(fold_events({}, _events(sample_events_path))[0].values()))
+
+    def holding(*ids: UUID) -> OrderView:
+        return msgspec.structs.replace(sample, event_ids=b"".join(i.bytes for i in ids))
+
+    first, second = uuid4(), uuid4()
+    view = holding(first, second)
+    assert view.applied(first)
+    assert view.applied(second)
+    assert view.event_id_list() == [first, second]
+    # The last 8 bytes of one id and the first 8 of the next are not an id of the order...
+    straddling = UUID(bytes=first.bytes[8:] + second.bytes[:8])
+    assert not view.applied(straddling)
+    # ...unless it is also held further on, where a whole id starts.
+    assert holding(first, second, straddling).applied(straddling)
+    assert not holding().applied(first)

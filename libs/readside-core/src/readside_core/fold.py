@@ -43,7 +43,7 @@ class FoldResult:
 
 def fold_order_event(view: OrderView | None, event: OrderEvent) -> FoldResult:
     """Apply one event to one order's view."""
-    if view is not None and event.event_id in view.event_ids:
+    if view is not None and view.applied(event.event_id):
         return FoldResult(FoldOutcome.DUPLICATE, view)
     payload = event.payload
     if isinstance(payload, OrderCreated):
@@ -72,7 +72,7 @@ def _created(event_id: UUID, created: OrderCreated) -> OrderView:
         created_at=created.created_at,
         updated_at=created.created_at,
         version=1,
-        event_ids=(event_id,),
+        event_ids=event_id.bytes,
     )
 
 
@@ -99,7 +99,7 @@ def _updated(
         status=status,
         updated_at=at,
         version=view.version + 1,
-        event_ids=(*view.event_ids, event_id),
+        event_ids=view.event_ids + event_id.bytes,
         **changes,
     )
 

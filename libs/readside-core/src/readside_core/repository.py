@@ -77,7 +77,7 @@ def view_from_row(row: Mapping[Any, Any]) -> OrderView:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         version=row["version"],
-        event_ids=tuple(row["event_ids"]),
+        event_ids=b"".join(event_id.bytes for event_id in row["event_ids"]),
     )
 
 

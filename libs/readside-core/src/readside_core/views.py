@@ -39,9 +39,22 @@ class OrderView(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     updated_at: datetime
     version: int
-    # Ids of the events applied to this order: what makes a redelivered or re-published
-    # event a no-op. An order sees a handful of events, so the list stays short.
-    event_ids: tuple[UUID, ...] = ()
+    # Ids of the events applied to this order, in order, as one run of 16-byte UUIDs: what
+    # makes a redelivered or re-published event a no-op. An order sees a handful of events;
+    # bytes hold them in a fifth of the memory of UUID objects (the projection keeps many views).
+    event_ids: bytes = b""
+
+    def applied(self, event_id: UUID) -> bool:
+        """Whether this event was applied to the order."""
+        wanted, ids = event_id.bytes, self.event_ids
+        at = ids.find(wanted)
+        while at > 0 and at % 16:  # a match straddling two ids is no match
+            at = ids.find(wanted, at + 1)
+        return at >= 0
+
+    def event_id_list(self) -> list[UUID]:
+        ids = self.event_ids
+        return [UUID(bytes=ids[at : at + 16]) for at in range(0, len(ids), 16)]
 
 
 class CustomerSummary(msgspec.Struct, frozen=True, kw_only=True):

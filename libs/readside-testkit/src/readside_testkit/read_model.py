@@ -52,7 +52,7 @@ def view_row(view: OrderView) -> dict[str, object]:
         "created_at": view.created_at,
         "updated_at": view.updated_at,
         "version": view.version,
-        "event_ids": list(view.event_ids),
+        "event_ids": view.event_id_list(),
     }
 
 

@@ -123,7 +123,9 @@ async def number_owners(conn: asyncpg.Connection, numbers: Iterable[str]) -> dic
 
 
 def _event_ids(view: OrderView) -> str:
-    return "{" + ",".join(str(e) for e in view.event_ids) + "}"
+    """The view's event ids as a uuid[] literal (PostgreSQL reads a UUID without hyphens)."""
+    ids = view.event_ids.hex()
+    return "{" + ",".join(ids[at : at + 32] for at in range(0, len(ids), 32)) + "}"
 
 
 def _json(value: object) -> str | None:
