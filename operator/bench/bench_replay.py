@@ -11,15 +11,62 @@ loads the app images first (APP_TAG, dev by default). Prints figures; nothing as
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
+from collections import Counter
 
 from readside_testkit.kind.operated import PROJECTION, Operated
 from readside_testkit.kind.tools import CONTEXT, tool, tool_env, wait_for
 
 NAMESPACE = "readside-op-bench"
 EVENTS_PER_ORDER = 2.85  # the generator's mean (114 events for 40 orders in the sample)
+MAX_REPLICAS = 3
+# What a BlueGreen replay adds while it runs: a second projection Deployment, scaled up to
+# MAX_REPLICAS by lag, at the chart's default CPU request (values.yaml) each.
+BLUE_GREEN_MILLICPU = MAX_REPLICAS * 100
+
+
+def millicpu(quantity: str) -> int:
+    """A Kubernetes CPU quantity ("250m", "2", "0.5") in millicores."""
+    if quantity.endswith("m"):
+        return int(quantity[:-1])
+    return int(float(quantity) * 1000)
+
+
+def cpu_room(release: Operated) -> tuple[int, Counter[str]]:
+    """The node's allocatable CPU not requested yet, and what each namespace requests."""
+    nodes = json.loads(release.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    allocatable = sum(millicpu(node["status"]["allocatable"]["cpu"]) for node in nodes)
+    pods = json.loads(release.kubectl("get", "pods", "-A", "-o", "json").stdout)["items"]
+    requested: Counter[str] = Counter()
+    for pod in pods:
+        if pod["status"].get("phase") in ("Succeeded", "Failed"):
+            continue
+        for container in pod["spec"]["containers"]:
+            cpu = ((container.get("resources") or {}).get("requests") or {}).get("cpu")
+            if cpu:
+                requested[pod["metadata"]["namespace"]] += millicpu(cpu)
+    return allocatable - sum(requested.values()), requested
+
+
+def require_room_for_blue_green(release: Operated) -> None:
+    """Stop with what to do when a BlueGreen replay's pods could not be scheduled: its
+    time would be the time spent Pending, not the replay's."""
+    free, requested = cpu_room(release)
+    if free >= BLUE_GREEN_MILLICPU:
+        return
+    others = ", ".join(
+        f"{namespace} {cpu}m"
+        for namespace, cpu in requested.most_common()
+        if namespace not in (NAMESPACE, "kube-system", "local-path-storage")
+    )
+    sys.exit(
+        f"the kind node has {free}m CPU left to request, a BlueGreen replay needs "
+        f"{BLUE_GREEN_MILLICPU}m: free it (requests by namespace: {others or 'none'}), e.g. "
+        "`helm uninstall` another suite's release or `kubectl delete namespace` it"
+    )
 
 
 def lag(release: Operated) -> int | None:
@@ -62,11 +109,12 @@ def main() -> None:
     os.environ.update(tool_env())
     release = Operated(kubectl, helm, NAMESPACE)
     release.fresh_install(
-        "projection.resource.autoscaling.maxReplicas=3",
+        f"projection.resource.autoscaling.maxReplicas={MAX_REPLICAS}",
         "projection.resource.autoscaling.lagPerReplica=100000",
         "projection.resource.autoscaling.pollIntervalSeconds=5",
         "projection.resource.autoscaling.scaleDownStabilizationSeconds=60",
     )
+    require_room_for_blue_green(release)
     orders = int(args.events / EVENTS_PER_ORDER)
     print(f"load average at the start: {_load()}", flush=True)
     started = time.monotonic()

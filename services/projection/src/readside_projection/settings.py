@@ -43,7 +43,8 @@ class ProjectionSettings:
     """RETRY_MAX_SECONDS: cap of the backoff while PostgreSQL or Kafka is away (5)."""
     view_cache_orders: int
     """VIEW_CACHE_ORDERS: order views kept in memory to fold on without reading PostgreSQL
-    (100000; about 2.7 KiB of RSS each: docs/benchmarks.md, peak RSS)."""
+    (50000; about 2.3 KiB of RSS each, delivered and cancelled orders not held: view_state.py,
+    docs/benchmarks.md, peak RSS)."""
     synchronous_commit: bool
     """PG_SYNCHRONOUS_COMMIT: `on` (default) waits for the WAL flush at each commit; `off`
     does not. Off cannot break exactness (rows and offsets are lost or kept together, and
@@ -81,7 +82,7 @@ class ProjectionSettings:
             batch_timeout_ms=env_int("BATCH_TIMEOUT_MS", 100, minimum=0, env=env),
             session_timeout_ms=env_int("KAFKA_SESSION_TIMEOUT_MS", 10000, minimum=1000, env=env),
             retry_max_seconds=env_float("RETRY_MAX_SECONDS", 5.0, minimum=0.1, env=env),
-            view_cache_orders=env_int("VIEW_CACHE_ORDERS", 100_000, minimum=0, env=env),
+            view_cache_orders=env_int("VIEW_CACHE_ORDERS", 50_000, minimum=0, env=env),
             synchronous_commit=_on_off("PG_SYNCHRONOUS_COMMIT", env),
             dlq_depth_seconds=env_float("DLQ_DEPTH_SECONDS", 30.0, minimum=0.0, env=env),
             kafka=KafkaSecurity.from_env(env),

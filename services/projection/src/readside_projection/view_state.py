@@ -14,7 +14,7 @@ committed (forgetting one of them would make the next fold read an older row).
 An order delivered or cancelled is done: nothing but a redelivered event follows, and a late
 event is still applied exactly (the order is then loaded like any other not held). So its
 view is forgotten as soon as it is committed, whatever the bound, and the room goes to the
-orders still moving. Replayed over the benchmark's million events (docs/benchmarks.md), 50,000
+orders still moving. Simulated over the benchmark's million events (docs/benchmarks.md), 50,000
 views then need no lookup at all, where 50,000 without it needed 66,935.
 """
 
