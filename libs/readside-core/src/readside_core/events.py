@@ -113,14 +113,33 @@ class OrderCreated(msgspec.Struct, frozen=True, kw_only=True):
 
 def upcast_order_created_v1(v1: OrderCreatedV1) -> OrderCreated:
     """Version 1 had no address and no product names: the current shape without them."""
-    items = tuple(OrderItem(**msgspec.structs.asdict(item)) for item in v1.items)
-    return OrderCreated(**{**msgspec.structs.asdict(v1), "items": items})
+    items = tuple(OrderItem(i.product_id, i.sku, i.quantity, i.unit_price) for i in v1.items)
+    return _created(v1, items, None)
 
 
 def upcast_order_created_v2(v2: OrderCreatedV2) -> OrderCreated:
     """Version 2 is the current shape; only its types are stricter (every field present)."""
-    items = tuple(OrderItem(**msgspec.structs.asdict(item)) for item in v2.items)
-    return OrderCreated(**{**msgspec.structs.asdict(v2), "items": items})
+    items = tuple(
+        OrderItem(i.product_id, i.sku, i.quantity, i.unit_price, i.name) for i in v2.items
+    )
+    return _created(v2, items, v2.shipping_address)
+
+
+def _created(
+    wire: OrderCreatedV1 | OrderCreatedV2,
+    items: tuple[OrderItem, ...],
+    shipping_address: ShippingAddress | None,
+) -> OrderCreated:
+    return OrderCreated(
+        order_id=wire.order_id,
+        customer_id=wire.customer_id,
+        order_number=wire.order_number,
+        items=items,
+        total_amount=wire.total_amount,
+        currency=wire.currency,
+        created_at=wire.created_at,
+        shipping_address=shipping_address,
+    )
 
 
 # --- the lifecycle events: version 1 only (the wire type is the current type) ----------------

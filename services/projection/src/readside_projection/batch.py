@@ -205,6 +205,7 @@ def plan_batch(
             owners[payload.order_number] = event.order_id
         _fold_into(plan, view, event, created=view is None and event.order_id not in current)
     plan.outcomes["dead_lettered"] = len(plan.dead_letters)
+    plan.scopes.update({customer_scope(view.customer_id) for view in plan.changed.values()})
     changes = plan.changes()
     for model in READ_MODELS:
         folded = model.fold(changes)
@@ -225,6 +226,5 @@ def _fold_into(plan: BatchPlan, view: OrderView | None, event: OrderEvent, creat
         elif created:
             plan.created.add(event.order_id)
         plan.scopes.add(status_scope(result.view.status))
-        plan.scopes.add(customer_scope(result.view.customer_id))
         plan.before.setdefault(event.order_id, view)
         plan.changed[event.order_id] = result.view
