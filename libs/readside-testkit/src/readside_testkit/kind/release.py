@@ -67,11 +67,15 @@ class Release:
         phase = run([*get, "-o", jsonpath], check=False)
         if phase.returncode != 0 or phase.stdout.strip() != "Terminating":
             return True
+        self.clear_replay_finalizers()
+        return False
+
+    def clear_replay_finalizers(self) -> None:
+        """Let the replays left in the namespace go without an operator to finish them."""
         left = self.kubectl("get", "projectionreplays", "-o", "name", check=False)
         for name in left.stdout.split():
             clear = '{"metadata":{"finalizers":null}}'
             self.kubectl("patch", name, "--type=merge", "-p", clear, check=False)
-        return False
 
     def deploy_dependencies(self) -> None:
         """PostgreSQL, Redis and Kafka of deploy/dev in the namespace, rolled out."""
