@@ -17,15 +17,12 @@ import sys
 import time
 from collections import Counter
 
-from readside_testkit.kind.operated import PROJECTION, Operated
+from readside_testkit.kind.operated import DEPLOYMENT, PROJECTION, Operated
 from readside_testkit.kind.tools import CONTEXT, tool, tool_env, wait_for
 
 NAMESPACE = "readside-op-bench"
 EVENTS_PER_ORDER = 2.85  # the generator's mean (114 events for 40 orders in the sample)
 MAX_REPLICAS = 3
-# What a BlueGreen replay adds while it runs: a second projection Deployment, scaled up to
-# MAX_REPLICAS by lag, at the chart's default CPU request (values.yaml) each.
-BLUE_GREEN_MILLICPU = MAX_REPLICAS * 100
 
 
 def millicpu(quantity: str) -> int:
@@ -53,9 +50,13 @@ def cpu_room(release: Operated) -> tuple[int, Counter[str]]:
 
 def require_room_for_blue_green(release: Operated) -> None:
     """Stop with what to do when a BlueGreen replay's pods could not be scheduled: its
-    time would be the time spent Pending, not the replay's."""
+    time would be the time spent Pending, not the replay's. A BlueGreen replay adds a second
+    projection Deployment, scaled up to MAX_REPLICAS by lag, each pod requesting what the
+    installed projection's pods request."""
+    container = release.get("deployment", DEPLOYMENT)["spec"]["template"]["spec"]["containers"][0]
+    needed = MAX_REPLICAS * millicpu(container["resources"]["requests"]["cpu"])
     free, requested = cpu_room(release)
-    if free >= BLUE_GREEN_MILLICPU:
+    if free >= needed:
         return
     others = ", ".join(
         f"{namespace} {cpu}m"
@@ -64,7 +65,7 @@ def require_room_for_blue_green(release: Operated) -> None:
     )
     sys.exit(
         f"the kind node has {free}m CPU left to request, a BlueGreen replay needs "
-        f"{BLUE_GREEN_MILLICPU}m: free it (requests by namespace: {others or 'none'}), e.g. "
+        f"{needed}m: free it (requests by namespace: {others or 'none'}), e.g. "
         "`helm uninstall` another suite's release or `kubectl delete namespace` it"
     )
 

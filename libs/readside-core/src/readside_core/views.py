@@ -67,14 +67,14 @@ class CustomerSummary(msgspec.Struct, frozen=True, kw_only=True):
     last_order_at: datetime
 
 
+_UTC_OFFSET = timedelta(0)
+
+
 def format_time(value: datetime) -> str:
     """The seed's wire format for times: always UTC, always microseconds, a trailing Z."""
     if value.utcoffset() != _UTC_OFFSET:  # another zone, or naive (taken as local time)
         value = value.astimezone(UTC)
     return value.isoformat(timespec="microseconds")[:26] + "Z"
-
-
-_UTC_OFFSET = timedelta(0)
 
 
 _RFC3339 = re.compile(

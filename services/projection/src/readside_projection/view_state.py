@@ -66,9 +66,7 @@ class ViewState:
     def trim(self, pending: set[UUID]) -> None:
         """Forget the views of finished orders, then the least recently used views past the
         bound; never one in `pending`."""
-        done = self._final - pending
-        self._final &= pending
-        for order_id in done:
+        for order_id in self._final - pending:
             self._forget(order_id)
         excess = len(self._views) - self._max_orders
         if excess <= 0:
