@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from readside_core.cache import mark
 from readside_core.products.fold import product_to_json, summarize_products
+from readside_core.read_model_version import PUBLIC
 from readside_core.views import OrderView, order_to_json
 from readside_testkit.api import get_json, metric
 from readside_testkit.orders import as_json, confirmed, created, shipped
@@ -40,6 +44,23 @@ async def test_a_cached_order_stays_until_the_projection_publishes_then_changes(
         return (await get_json(api, url)) == as_json(order_to_json(newer))
 
     await eventually(refreshed)
+
+
+async def test_an_order_changed_before_anyone_read_it_is_read_from_postgres_over_its_mark(
+    api: httpx.AsyncClient, engine: AsyncEngine, query_redis_url: str
+) -> None:
+    view = confirmed(created(uuid4(), AT), AT + timedelta(minutes=1))
+    await write_views(engine, [view])
+    await publish_changes(query_redis_url, [view])  # nobody read it: Redis gets a mark
+    redis = aioredis.from_url(query_redis_url)
+    try:
+        key = PUBLIC.order_key(view.order_id)
+        assert await redis.get(key) == mark(2)
+        body = as_json(order_to_json(view))
+        assert await get_json(api, f"/api/v1/orders/{view.order_id}") == body
+        assert json.loads(await redis.get(key) or b"null") == body  # filled over the mark
+    finally:
+        await redis.aclose()
 
 
 async def test_list_pages_and_summary_follow_invalidations(

@@ -2,10 +2,15 @@
 
 The keys themselves belong to a read-model version (readside_core.read_model_version). In
 Redis every entry expires after CACHE_TTL_SECONDS; for the `public` version:
-- `order:{uuid}`: the order's JSON response body (the seed's key, `version` its last field).
-  Written only through `SET_IF_NEWER`, which compares `version`, so a slow reader can never
-  overwrite a newer value: the projection writes the new body after each commit (write-through), the
-  query service fills on a miss.
+- `order:{uuid}`: the order's JSON response body (the seed's key, `version` its last field),
+  or a *mark* `{"version":N}`: the order changed to version N and nobody has read it since.
+  Bodies are written only through `SET_IF_NEWER`, which compares `version`, so a slow reader
+  can never overwrite a newer value. After each commit the projection sends the changed
+  orders' versions (`MARK_OR_FIND`): an order Redis holds a body of (somebody read it) gets its
+  new body written through, every other one a mark. The query service takes a mark for a miss,
+  reads PostgreSQL and fills over it (a body replaces a mark of the same version). So nothing
+  is encoded or stored for the orders nobody reads (a rebuild, a backlog), and a reader that
+  read the row before the commit cannot fill over a newer mark.
 - list pages and summaries belong to a *scope* (`customer:{uuid}`, `status:{STATUS}`).
   Each scope has a generation counter `gen:{scope}`; a page is stored under
   `page:{scope}:{generation}:{query}`. The projection increments the generations of every
@@ -22,11 +27,14 @@ live pointer at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 import msgspec
+import redis.asyncio as aioredis
 
-from readside_core.read_model_version import PUBLIC_SCHEMA
+from readside_core.read_model_version import PUBLIC_SCHEMA, ReadModelVersion
+from readside_core.views import OrderView, json_encoder, order_to_json
 
 INVALIDATION_CHANNEL: Final = "readside:invalidate"
 
@@ -53,9 +61,22 @@ class Invalidation(msgspec.Struct, frozen=True):
 invalidation_encoder = msgspec.json.Encoder()
 invalidation_decoder = msgspec.json.Decoder(Invalidation)
 
+MARK_HEAD: Final = b'{"version":'  # an order body starts with `{"order_id":`
+
+
+def mark(version: int) -> bytes:
+    """The mark of an order changed to `version` that nobody has read since."""
+    return MARK_HEAD + str(version).encode() + b"}"
+
+
+def is_mark(cached: bytes) -> bool:
+    return cached.startswith(MARK_HEAD)
+
+
 # KEYS = order keys; ARGV = ttl seconds, then a version and a body per key.
-# Writes each body unless the cached one has the same or a newer `version` (the last field of
-# the body, read without decoding the JSON). Returns how many were written.
+# Writes each body unless the cached entry has a newer `version` (the last field of a body or
+# a mark, read without decoding the JSON), or the same one in a body. Returns how many were
+# written.
 SET_IF_NEWER: Final = """
 local ttl = ARGV[1]
 local written = 0
@@ -63,12 +84,35 @@ for i, key in ipairs(KEYS) do
   local version = tonumber(ARGV[2 * i])
   local current = redis.call('GET', key)
   local cached = current and tonumber(string.match(current, '"version":(%d+)}$'))
-  if not cached or cached < version then
+  local marked = cached == version and string.sub(current, 1, 11) == '{"version":'
+  if not cached or cached < version or marked then
     redis.call('SET', key, ARGV[2 * i + 1], 'EX', ttl)
     written = written + 1
   end
 end
 return written
+"""
+
+# KEYS = order keys; ARGV = ttl seconds, then the new version of each (a projection's commit).
+# A key holding an older body is left as it is and its index (from 1) returned: the caller
+# writes the new body with SET_IF_NEWER. A key absent or holding an older mark gets the new
+# mark. A key at the version or newer is left alone.
+MARK_OR_FIND: Final = """
+local ttl = ARGV[1]
+local found = {}
+for i, key in ipairs(KEYS) do
+  local version = tonumber(ARGV[i + 1])
+  local current = redis.call('GET', key)
+  local cached = current and tonumber(string.match(current, '"version":(%d+)}$'))
+  if not cached or cached < version then
+    if current and string.sub(current, 1, 11) ~= '{"version":' then
+      found[#found + 1] = i
+    else
+      redis.call('SET', key, '{"version":' .. version .. '}', 'EX', ttl)
+    end
+  end
+end
+return found
 """
 
 # KEYS[1] = generation key; ARGV = page head (ReadModelVersion.page_head), query, ttl seconds.
@@ -90,3 +134,52 @@ for _, key in ipairs(KEYS) do
 end
 return #KEYS
 """
+
+
+class ChangeSender:
+    """The projection's side of the protocol, after each commit: the changed orders (bodies
+    written through where Redis holds one, marks elsewhere), then in one pipeline the bodies,
+    the generations of the touched scopes and the Invalidation message."""
+
+    def __init__(self, client: aioredis.Redis, version: ReadModelVersion, ttl_seconds: int):
+        self._client = client
+        self._version = version
+        self._ttl = ttl_seconds
+        self._mark_or_find = client.register_script(MARK_OR_FIND)
+        self._set_if_newer = client.register_script(SET_IF_NEWER)
+        self._bump = client.register_script(BUMP_GENERATIONS)
+
+    async def send(
+        self,
+        orders: Sequence[OrderView],
+        scopes: Iterable[str],
+        *,
+        flush: bool = False,
+        offsets: dict[str, dict[int, int]] | None = None,
+    ) -> None:
+        keys = [self._version.order_key(view.order_id) for view in orders]
+        held: list[int] = []
+        if orders:
+            versions = [view.version for view in orders]
+            held = await self._mark_or_find(keys=keys, args=[self._ttl, *versions])
+        scopes = sorted(scopes)
+        async with self._client.pipeline(transaction=False) as pipe:
+            if held:
+                args: list[bytes | int] = [self._ttl]
+                for index in held:
+                    view = orders[index - 1]
+                    args += [view.version, json_encoder.encode(order_to_json(view))]
+                found_keys = [keys[index - 1] for index in held]
+                await self._set_if_newer(keys=found_keys, args=args, client=pipe)
+            if scopes:
+                generations = [self._version.generation_key(scope) for scope in scopes]
+                await self._bump(keys=generations, args=[self._ttl], client=pipe)
+            message = Invalidation(
+                orders=[str(view.order_id) for view in orders],
+                scopes=scopes,
+                flush=flush,
+                schema=self._version.schema,
+                offsets=offsets or {},
+            )
+            pipe.publish(INVALIDATION_CHANNEL, invalidation_encoder.encode(message))
+            await pipe.execute()

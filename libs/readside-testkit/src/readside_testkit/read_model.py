@@ -1,6 +1,6 @@
 """Read models written the way the projection writes them, so that the query service and
 benchmarks can be exercised on their own: rows and summaries in PostgreSQL, then the cache
-protocol's write side in Redis (write-through, generations, the invalidation message)."""
+protocol's write side in Redis (readside_core.cache.ChangeSender)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,7 @@ import redis.asyncio as aioredis
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from readside_core.cache import (
-    BUMP_GENERATIONS,
-    INVALIDATION_CHANNEL,
-    SET_IF_NEWER,
-    Invalidation,
-    invalidation_encoder,
-)
+from readside_core.cache import ChangeSender
 from readside_core.events import OrderEvent, decode_event
 from readside_core.fixtures import read_messages
 from readside_core.fold import fold_events
@@ -28,7 +22,7 @@ from readside_core.read_models import registered
 from readside_core.repository import view_from_row
 from readside_core.schema import customer_summaries, order_views
 from readside_core.summaries import live_orders_by_currency
-from readside_core.views import OrderView, json_encoder, order_to_json, summarize_customer
+from readside_core.views import OrderView, summarize_customer
 
 
 def fold_file(path: Path) -> dict[UUID, OrderView]:
@@ -108,23 +102,15 @@ async def _write_summaries(conn: AsyncConnection, customers: set[UUID]) -> None:
 async def publish_changes(
     redis_url: str, views: Iterable[OrderView], ttl: int = 300, old_statuses: Iterable[str] = ()
 ) -> None:
-    """What the projection does after a commit: write through, bump generations, publish."""
+    """What the projection does after a commit (readside_core.cache.ChangeSender)."""
     views = list(views)
     client = aioredis.from_url(redis_url)
     try:
-        set_if_newer = client.register_script(SET_IF_NEWER)
-        bump = client.register_script(BUMP_GENERATIONS)
         scopes = {customer_scope(v.customer_id) for v in views}
         scopes |= {status_scope(v.status.value) for v in views}
         scopes |= {status_scope(s) for s in old_statuses}
         changes = [(None, v) for v in views]
         scopes |= {scope for m in registered() for scope in m.scopes(m.fold(changes))}
-        args: list[bytes | int] = [ttl]
-        for view in views:
-            args += [view.version, json_encoder.encode(order_to_json(view))]
-        await set_if_newer(keys=[PUBLIC.order_key(v.order_id) for v in views], args=args)
-        await bump(keys=[PUBLIC.generation_key(s) for s in sorted(scopes)], args=[ttl])
-        message = Invalidation(orders=[str(v.order_id) for v in views], scopes=sorted(scopes))
-        await client.publish(INVALIDATION_CHANNEL, invalidation_encoder.encode(message))
+        await ChangeSender(client, PUBLIC, ttl).send(views, scopes)
     finally:
         await client.aclose()

@@ -1,7 +1,8 @@
 """After each commit: bring the query service's cache up to date (readside_core.cache protocol).
 
-Changed orders are written through with SET_IF_NEWER, touched scopes get new generations, and
-an Invalidation goes out on the pub/sub channel for the in-process caches. If Redis is away
+Changed orders are written through where Redis holds their body and marked elsewhere
+(readside_core.cache.ChangeSender), touched scopes get new generations, and an Invalidation
+goes out on the pub/sub channel for the in-process caches. If Redis is away
 the work is kept and retried after the next commit; past `max_pending` orders the oldest are
 dropped (their Redis entries then expire by TTL) and the next message asks pods to flush.
 Keys and messages are those of the read-model version this process writes.
@@ -15,16 +16,10 @@ from uuid import UUID
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from readside_core.cache import (
-    BUMP_GENERATIONS,
-    INVALIDATION_CHANNEL,
-    SET_IF_NEWER,
-    Invalidation,
-    invalidation_encoder,
-)
+from readside_core.cache import ChangeSender
 from readside_core.connection_security import RedisSecurity, redis_kwargs
 from readside_core.read_model_version import PUBLIC, ReadModelVersion
-from readside_core.views import OrderView, json_encoder, order_to_json
+from readside_core.views import OrderView
 from readside_projection.metrics import CACHE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -46,9 +41,7 @@ class CacheSync:
             socket_connect_timeout=2,
             **redis_kwargs(redis_url, security),
         )
-        self._set_if_newer = self._redis.register_script(SET_IF_NEWER)
-        self._bump = self._redis.register_script(BUMP_GENERATIONS)
-        self._ttl = ttl_seconds
+        self._sender = ChangeSender(self._redis, version, ttl_seconds)
         self._max_pending = max_pending
         self._orders: dict[UUID, OrderView] = {}
         self._scopes: set[str] = set()
@@ -84,25 +77,9 @@ class CacheSync:
         self._flush = False
 
     async def _send(self) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            if self._orders:
-                args: list[bytes | int] = [self._ttl]
-                for view in self._orders.values():
-                    args += [view.version, json_encoder.encode(order_to_json(view))]
-                keys = [self._version.order_key(order_id) for order_id in self._orders]
-                await self._set_if_newer(keys=keys, args=args, client=pipe)
-            if self._scopes:
-                keys = [self._version.generation_key(scope) for scope in sorted(self._scopes)]
-                await self._bump(keys=keys, args=[self._ttl], client=pipe)
-            message = Invalidation(
-                orders=[str(order_id) for order_id in self._orders],
-                scopes=sorted(self._scopes),
-                flush=self._flush,
-                schema=self._version.schema,
-                offsets=self._offsets,
-            )
-            pipe.publish(INVALIDATION_CHANNEL, invalidation_encoder.encode(message))
-            await pipe.execute()
+        await self._sender.send(
+            list(self._orders.values()), self._scopes, flush=self._flush, offsets=self._offsets
+        )
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -21,7 +21,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from readside_core.cache import GET_PAGE, SET_IF_NEWER
+from readside_core.cache import GET_PAGE, SET_IF_NEWER, is_mark
 from readside_core.coalesce import Coalescer
 from readside_core.connection_errors import explain_redis_error
 from readside_core.connection_security import RedisSecurity, redis_kwargs
@@ -73,7 +73,9 @@ class RedisCache:
         self._fill_orders = Coalescer(self._fill_many)
 
     async def get_order(self, key: str) -> bytes | None:
-        return await self._get(key)
+        """The cached body; None for a miss or a mark (the order changed since it was read)."""
+        cached = await self._get(key)
+        return None if cached is None or is_mark(cached) else cached
 
     async def fill_order(self, key: str, version: int, body: bytes) -> None:
         await self._fill_orders((key, version, body))
