@@ -76,14 +76,21 @@ async def test_an_assignment_brings_kafkas_committed_offsets_up_to_postgresqls(
     await harness.project_then_stop(read_messages(sample_events_path))
     stored = await harness.stored_offsets()
     behind = {_tp(harness.topic, p): OffsetAndMetadata(0, "") for p in stored}
-    consumer = AIOKafkaConsumer(bootstrap_servers=harness.brokers, group_id=harness.group)
-    await consumer.start()
-    try:
-        consumer.assign(list(behind))
-        await consumer.commit(behind)  # what a failed commit leaves: an older offset
-    finally:
-        await consumer.stop()
-    assert set((await _kafka_committed(harness, list(stored))).values()) == {0}
+
+    async def rewound() -> bool:
+        """What a failed commit leaves: an older offset. Committed until Kafka shows it: for a
+        moment after the group empties, Kafka 3.9 may keep the member's last commit of a
+        partition over a commit from outside the group (seen 1 run in 3, gone within 1 s)."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=harness.brokers, group_id=harness.group)
+        await consumer.start()
+        try:
+            consumer.assign(list(behind))
+            await consumer.commit(behind)
+        finally:
+            await consumer.stop()
+        return set((await _kafka_committed(harness, list(stored))).values()) == {0}
+
+    await eventually(rewound, 20, "Kafka's committed offsets to be rewound", 0.5)
     harness.projection()  # nothing new to consume: only the assignment can commit
 
     async def caught_up() -> bool:

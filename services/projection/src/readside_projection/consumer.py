@@ -171,8 +171,8 @@ class Projection:
                 await self._step()
             self.writer.stopping = True
             await until_drained(self.writer, writer)
+            await self.writer.kafka.flush(self.consumer)  # after the commit under way, if any
             committer.cancel()
-            await self.writer.kafka.flush(self.consumer)
         finally:
             writer.cancel()
             committer.cancel()

@@ -187,11 +187,13 @@ class BatchWriter:
 
 
 class KafkaOffsetCommitter:
-    """Commits the newest stored offsets to Kafka in the background, one request at a time."""
+    """Commits the newest stored offsets to Kafka in the background, one request at a time
+    (a flush at a rebalance or shutdown waits for the one under way, then sends the rest)."""
 
     def __init__(self) -> None:
         self._offsets: dict[TopicPartitionKey, int] = {}
         self._wake = asyncio.Event()
+        self._one_at_a_time = asyncio.Lock()
         self.health: Health | None = None
 
     def offer(self, offsets: dict[TopicPartitionKey, int]) -> None:
@@ -209,6 +211,10 @@ class KafkaOffsetCommitter:
 
     async def flush(self, consumer: AIOKafkaConsumer) -> None:
         """Commit the offsets offered so far (the loop's step; at shutdown, the last one)."""
+        async with self._one_at_a_time:
+            await self._commit(consumer)
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         self._wake.clear()
         offsets, self._offsets = self._offsets, {}
         if not offsets:
