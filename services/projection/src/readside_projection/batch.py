@@ -217,7 +217,7 @@ def plan_batch(
 def _fold_into(plan: BatchPlan, view: OrderView | None, event: OrderEvent, created: bool) -> None:
     """Fold one event on `view` (None: the order is not known) and note what it changed."""
     result = fold_order_event(view, event)
-    plan.outcomes[result.outcome.value] += 1
+    plan.outcomes[result.outcome] += 1
     if result.outcome is FoldOutcome.MISSING_ORDER:
         plan.missing.append(event)
     if result.outcome is FoldOutcome.APPLIED and result.view is not None:

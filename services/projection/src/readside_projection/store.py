@@ -137,7 +137,7 @@ def _insert_args(views: list[OrderView]) -> list[list[object]]:
         [v.order_id for v in views],
         [v.customer_id for v in views],
         [v.order_number for v in views],
-        [v.status.value for v in views],
+        [v.status for v in views],
         [v.total_amount for v in views],
         [v.currency for v in views],
         [_json(v.items) for v in views],
@@ -154,7 +154,7 @@ def _insert_args(views: list[OrderView]) -> list[list[object]]:
 def _update_args(views: list[OrderView]) -> list[list[object]]:
     return [
         [v.order_id for v in views],
-        [v.status.value for v in views],
+        [v.status for v in views],
         [v.tracking_number for v in views],
         [v.carrier for v in views],
         [v.updated_at for v in views],
