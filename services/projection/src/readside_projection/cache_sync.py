@@ -34,7 +34,6 @@ class CacheSync:
         security: RedisSecurity | None = None,
         max_pending: int = 100_000,
     ) -> None:
-        self._version = version
         self._redis = aioredis.from_url(
             redis_url,
             socket_timeout=2,
