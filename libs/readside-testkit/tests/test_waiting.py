@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
@@ -44,3 +45,20 @@ def test_wait_until_returns_the_first_truthy_value_or_fails_at_the_deadline() ->
     assert wait_until(counter(2), within=5, interval=0.001) == 2
     with pytest.raises(AssertionError, match=r"timed out after 0\.05s waiting for nothing"):
         wait_until(lambda: None, within=0.05, what="nothing", interval=0.01)
+
+
+async def test_eventually_fails_at_the_deadline_when_a_check_never_returns() -> None:
+    async def stuck() -> bool:  # a client waiting on a server that went away
+        await asyncio.Event().wait()
+        return True
+
+    with pytest.raises(AssertionError, match="waiting for the offsets: the last check had not"):
+        await eventually(stuck, within=0.05, what="the offsets")
+
+
+async def test_eventually_lets_a_checks_own_timeout_error_through() -> None:
+    async def refused() -> bool:
+        raise TimeoutError("the server's own")
+
+    with pytest.raises(TimeoutError, match="the server's own"):
+        await eventually(refused, within=5)

@@ -142,7 +142,7 @@ class ProjectionHarness:
         self, within: float = 120, group: str | None = None, schema: str = "public"
     ) -> None:
         """Poll until PostgreSQL's stored offsets reach the end of every partition."""
-        ends = await self.end_offsets()
+        ends = await eventually(self.end_offsets, 60, f"the end offsets of {self.topic}")
         stored: dict[int, int] = {}
 
         async def caught_up() -> bool:

@@ -26,6 +26,7 @@ from readside_projection.generator import generate
 pytestmark = pytest.mark.integration
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
 SEED = int(os.environ.get("SOAK_SEED", "20261206"))
+PUBLISH_DEADLINE = 120  # seconds for a chunk: aiokafka's own request timeouts are 40 s
 
 
 async def _publish_with_retries(
@@ -38,9 +39,10 @@ async def _publish_with_retries(
         chunk = messages[position : position + rng.randint(200, 1500)]
         while True:
             try:
-                await harness.publish(chunk)
+                async with asyncio.timeout(PUBLISH_DEADLINE):
+                    await harness.publish(chunk)
                 break
-            except KafkaError as exc:  # the broker restarting: send the whole chunk again
+            except (KafkaError, TimeoutError) as exc:  # the broker restarting: send it again
                 did["publish retries"] += 1
                 print(f"publish retry after {exc!r}")
                 await asyncio.sleep(0.5)
@@ -63,7 +65,7 @@ async def _churn(
         for server, at in list(restarts.items()):
             if time.monotonic() >= at:
                 del restarts[server]
-                await asyncio.to_thread(stack_ctl, "restart", server)
+                await asyncio.wait_for(asyncio.to_thread(stack_ctl, "restart", server), 300)
                 did[f"{server} restarts"] += 1
         members = [m for m in members if m.alive()]
         action = rng.choice(["join", "leave", "kill"])

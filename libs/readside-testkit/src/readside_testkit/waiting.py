@@ -26,12 +26,22 @@ async def eventually(
     interval: float = 0.05,
 ) -> Any:
     """Call `check()` (awaiting it if it returns an awaitable) until its value is truthy, and
-    return that value; raise AssertionError naming `what` once `within` seconds have passed."""
+    return that value; raise AssertionError naming `what` once `within` seconds have passed,
+    also when a check is still awaiting then (a client stuck on a restarted server)."""
     deadline = time.monotonic() + within
     while True:
         value = check()
         if inspect.isawaitable(value):
-            value = await value
+            limit = asyncio.timeout(max(deadline - time.monotonic(), interval))
+            try:
+                async with limit:
+                    value = await value
+            except TimeoutError:
+                if not limit.expired():
+                    raise
+                raise AssertionError(
+                    f"timed out after {within}s waiting for {what}: the last check had not returned"
+                ) from None
         if value:
             return value
         if time.monotonic() > deadline:
