@@ -26,13 +26,15 @@ async def eventually(
     interval: float = 0.05,
 ) -> Any:
     """Call `check()` (awaiting it if it returns an awaitable) until its value is truthy, and
-    return that value; raise AssertionError naming `what` once `within` seconds have passed,
-    also when a check is still awaiting then (a client stuck on a restarted server)."""
+    return that value; raise AssertionError naming `what` once `within` seconds have passed.
+    A check still awaiting then may take `within` seconds more (a slow call that answers is
+    an answer); one that has not returned by then fails the wait (a client stuck on a server
+    that went away) instead of hanging the test."""
     deadline = time.monotonic() + within
     while True:
         value = check()
         if inspect.isawaitable(value):
-            limit = asyncio.timeout(max(deadline - time.monotonic(), interval))
+            limit = asyncio.timeout(max(deadline - time.monotonic(), 0) + within)
             try:
                 async with limit:
                     value = await value
@@ -40,7 +42,7 @@ async def eventually(
                 if not limit.expired():
                     raise
                 raise AssertionError(
-                    f"timed out after {within}s waiting for {what}: the last check had not returned"
+                    f"timed out after {2 * within}s waiting for {what}: a check never returned"
                 ) from None
         if value:
             return value
