@@ -40,7 +40,7 @@ migrate: deps stack-up ## create or upgrade the read-model schema
 lint: deps ## ruff and mypy (strict for libs/)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy libs/readside-core/src libs/readside-kafka/src services/query/src services/projection/src operator/src
+	$(UV) run --frozen mypy libs/readside-core/src libs/readside-kafka/src libs/readside-testkit/src services/query/src services/projection/src operator/src
 
 test: lint ## every test: lint, unit, integration, e2e (kind suites when the toolchain is present)
 	$(UV) run --frozen pytest

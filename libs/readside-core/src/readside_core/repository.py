@@ -81,7 +81,7 @@ def view_from_row(row: Mapping[Any, Any]) -> OrderView:
     )
 
 
-def summary_from_row(row: Mapping[str, Any]) -> CustomerSummary:
+def summary_from_row(row: Mapping[Any, Any]) -> CustomerSummary:
     return CustomerSummary(
         customer_id=row["customer_id"],
         order_count=row["order_count"],

@@ -68,6 +68,7 @@ async def write_views(engine: AsyncEngine, views: Iterable[OrderView]) -> None:
             )
         # Every registered read model's statement, on the same transaction's connection.
         driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None  # an open connection's asyncpg connection
         changes = [(before.get(v.order_id), v) for v in views]
         for model in registered():
             ctes, _ = model.ctes(1)  # the model's CTEs as a statement of their own

@@ -14,7 +14,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from readside_testkit.kind.tools import CHART, CONTEXT, REPO, run, tool, tool_env, wait_for
+from readside_testkit.kind.tools import CHART, CONTEXT, run, tool, tool_env, wait_for
+from readside_testkit.stack import REPO
 
 NAMESPACE = os.environ.get("READSIDE_E2E_NAMESPACE", "readside-e2e")
 # The app images' tag (`make images-app kind-load-app APP_TAG=...`; dev by default).
