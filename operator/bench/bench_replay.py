@@ -51,10 +51,15 @@ def cpu_room(release: Operated) -> tuple[int, Counter[str]]:
 def require_room_for_blue_green(release: Operated) -> None:
     """Stop with what to do when a BlueGreen replay's pods could not be scheduled: its
     time would be the time spent Pending, not the replay's. A BlueGreen replay adds a second
-    projection Deployment, scaled up to MAX_REPLICAS by lag, each pod requesting what the
-    installed projection's pods request."""
-    container = release.get("deployment", DEPLOYMENT)["spec"]["template"]["spec"]["containers"][0]
-    needed = MAX_REPLICAS * millicpu(container["resources"]["requests"]["cpu"])
+    projection Deployment, scaled up to MAX_REPLICAS by lag; at the swap the live one may be
+    at MAX_REPLICAS too and restarts with one surge pod (maxSurge 1, maxUnavailable 0) while
+    the shadow's pods still run. Each pod requests what the installed projection's request.
+    (A run that counted the shadow's pods only stalled 9 minutes in Swapping: a shadow pod
+    and the live surge pod Pending, "Insufficient cpu".)"""
+    live = release.get("deployment", DEPLOYMENT)["spec"]
+    container = live["template"]["spec"]["containers"][0]
+    pods = MAX_REPLICAS + (MAX_REPLICAS - int(live.get("replicas") or 0)) + 1
+    needed = pods * millicpu(container["resources"]["requests"]["cpu"])
     free, requested = cpu_room(release)
     if free >= needed:
         return
