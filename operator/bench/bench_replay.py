@@ -53,7 +53,7 @@ def require_room_for_blue_green(release: Operated) -> None:
     time would be the time spent Pending, not the replay's. A BlueGreen replay adds a second
     projection Deployment, scaled up to MAX_REPLICAS by lag; at the swap the live one may be
     at MAX_REPLICAS too and restarts with one surge pod (maxSurge 1, maxUnavailable 0) while
-    the shadow's pods still run. Each pod requests what the installed projection's request.
+    the shadow's pods still run. Each pod requests what the installed projection's pods do.
     (A run that counted the shadow's pods only stalled 9 minutes in Swapping: a shadow pod
     and the live surge pod Pending, "Insufficient cpu".)"""
     live = release.get("deployment", DEPLOYMENT)["spec"]

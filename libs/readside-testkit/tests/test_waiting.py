@@ -47,7 +47,7 @@ def test_wait_until_returns_the_first_truthy_value_or_fails_at_the_deadline() ->
         wait_until(lambda: None, within=0.05, what="nothing", interval=0.01)
 
 
-async def test_eventually_fails_at_the_deadline_when_a_check_never_returns() -> None:
+async def test_eventually_fails_when_a_check_never_returns() -> None:
     async def stuck() -> bool:  # a client waiting on a server that went away
         await asyncio.Event().wait()
         return True

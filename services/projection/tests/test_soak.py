@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
 SEED = int(os.environ.get("SOAK_SEED", "20261206"))
 PUBLISH_DEADLINE = 120  # seconds for a chunk: aiokafka's own request timeouts are 40 s
+RESTART_DEADLINE = 300  # seconds for a server restart: stack.sh waits 120 s to stop, 120 to start
 
 
 async def _publish_with_retries(
@@ -65,7 +66,8 @@ async def _churn(
         for server, at in list(restarts.items()):
             if time.monotonic() >= at:
                 del restarts[server]
-                await asyncio.wait_for(asyncio.to_thread(stack_ctl, "restart", server), 300)
+                async with asyncio.timeout(RESTART_DEADLINE):
+                    await asyncio.to_thread(stack_ctl, "restart", server)
                 did[f"{server} restarts"] += 1
         members = [m for m in members if m.alive()]
         action = rng.choice(["join", "leave", "kill"])
